@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= data/synthetic
+DEBIAN_PACKAGES := libb64-0d chromium chromium-driver
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test install system-packages lint clean
+
+demo: install
+	$(BIN)/emphysema synth --out $(DATA) --patients 40 --slices-per-patient 4 --seed 7
+
+test: install
+	$(BIN)/pytest -m "not gpu" --timeout=900
+
+install: system-packages $(INSTALLED)
+
+# Debian packages: libb64 for perf_analyzer, Chromium and its driver for the browser tests.
+system-packages:
+	@dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); }
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) data runs .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `emphysema` command: one entry point whose subcommands walk the data flow."""

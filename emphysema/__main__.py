@@ -1,0 +1,7 @@
+"""Allow `python -m emphysema`."""
+
+import sys
+
+from emphysema.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HRCT imaging layer: numpy-only code shared by training, export and the client."""
