@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 .PHONY: demo test install system-packages lint clean
 
 demo: install
-	$(BIN)/emphysema synth --out $(DATA) --patients 40 --slices-per-patient 4 --seed 7
+	$(BIN)/emphysema synth --out $(DATA) --patients 40 --slices-per-patient 4 --seed 7 --overwrite
 
 test: install
 	$(BIN)/pytest -m "not gpu" --timeout=900
