@@ -1,0 +1,1 @@
+"""Serving: the embedded CPU Triton server, and the GPU container / Kubernetes files next to it."""

@@ -1,0 +1,7 @@
+"""The one error type the serving stage raises for anything a user can fix."""
+
+from __future__ import annotations
+
+
+class ServeError(RuntimeError):
+    """A serving problem with a message meant for the user (bad repository, busy port, Triton failed)."""

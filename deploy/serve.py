@@ -1,0 +1,154 @@
+"""`emphysema serve`: serve an ONNX model repository with the embedded CPU Triton server.
+
+It checks the repository and the ports, starts the real tritonserver binary on the repository's
+python-backend twin, waits until every model is ready, prints the endpoints, and on Ctrl-C or
+SIGTERM stops gracefully (in-flight requests finish). When Triton cannot start (a model fails
+to load, a port is taken) it exits non-zero with Triton's own error lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from deploy.embedded import EmbeddedTriton
+from deploy.errors import ServeError
+from deploy.settings import LOOPBACK, ServeSettings
+
+DEFAULTS = ServeSettings()
+
+
+class _ShutdownRequested(BaseException):
+    """Raised from a signal handler so every blocking wait unwinds into the graceful stop."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the `emphysema serve` argument parser."""
+    parser = argparse.ArgumentParser(prog="emphysema serve", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--repository",
+        type=Path,
+        default=Path("model_repository"),
+        help="ONNX model repository (default: model_repository)",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULTS.host,
+        help=f"address to bind (default {DEFAULTS.host}; 0.0.0.0 exposes the server to the network)",
+    )
+    parser.add_argument("--grpc-port", type=int, default=DEFAULTS.grpc_port)
+    parser.add_argument("--http-port", type=int, default=DEFAULTS.http_port)
+    parser.add_argument("--metrics-port", type=int, default=DEFAULTS.metrics_port)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULTS.threads,
+        help="onnxruntime threads per model (default 0: every available core)",
+    )
+    parser.add_argument(
+        "--exit-timeout",
+        type=int,
+        default=DEFAULTS.exit_timeout_s,
+        metavar="SECONDS",
+        help=f"how long in-flight requests may take to finish on stop (default {DEFAULTS.exit_timeout_s})",
+    )
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=DEFAULTS.startup_timeout_s,
+        metavar="SECONDS",
+        help=f"how long to wait for the models to load (default {DEFAULTS.startup_timeout_s:.0f})",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="where to write the runtime twin and Triton's log (default: a temporary folder)",
+    )
+    return parser
+
+
+def _raise_shutdown(signal_number: int, _frame: object) -> None:
+    # Later signals only remind the user; the graceful stop already running must not be cut short.
+    signal.signal(signal.SIGINT, _remind)
+    signal.signal(signal.SIGTERM, _remind)
+    raise _ShutdownRequested(signal.Signals(signal_number).name)
+
+
+def _remind(_signal_number: int, _frame: object) -> None:
+    print("still stopping: waiting for in-flight requests to finish", file=sys.stderr, flush=True)
+
+
+def describe_endpoints(server: EmbeddedTriton, waited_s: float) -> str:
+    """Return the text printed once the server is ready."""
+    models = ", ".join(
+        f"{name} (version {', '.join(map(str, versions))})" for name, versions in server.twin.models.items()
+    )
+    lines = [
+        f"Triton is ready after {waited_s:.1f} s, serving {models}",
+        f"  gRPC     {server.grpc_url}",
+        f"  HTTP     {server.http_url}   (health: {server.http_url}/v2/health/ready)",
+        f"  metrics  {server.metrics_url}",
+        f"  log      {server.log_path}",
+    ]
+    lines += [f"  skipped  {name}: {why}" for name, why in server.twin.skipped.items()]
+    if server.settings.host != LOOPBACK:
+        lines.append(
+            f"WARNING: listening on {server.settings.host}. Triton has no authentication: anyone who "
+            "can reach this address can send requests. Keep it behind a gateway or firewall."
+        )
+    lines.append("Press Ctrl-C to stop (in-flight requests finish first).")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `emphysema serve`; return 0 after a graceful stop, 1 when the server could not run."""
+    arguments = build_parser().parse_args(argv)
+    try:
+        settings = ServeSettings(
+            host=arguments.host,
+            grpc_port=arguments.grpc_port,
+            http_port=arguments.http_port,
+            metrics_port=arguments.metrics_port,
+            threads=arguments.threads,
+            exit_timeout_s=arguments.exit_timeout,
+            startup_timeout_s=arguments.startup_timeout,
+        )
+    except ValueError as error:
+        print(f"emphysema serve: error: {error}", file=sys.stderr)
+        return 2
+    server = EmbeddedTriton(arguments.repository, settings, work_directory=arguments.work_dir)
+    previous = {number: signal.signal(number, _raise_shutdown) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.start()
+        print(
+            f"starting Triton on {settings.host} ({settings.resolved_threads} threads per model)...",
+            flush=True,
+        )
+        print(describe_endpoints(server, server.wait_ready()), flush=True)
+        returncode = server.process.wait()
+        print(f"emphysema serve: error: Triton exited unexpectedly with status {returncode}", file=sys.stderr)
+        return 1
+    except ServeError as error:
+        print(f"emphysema serve: error: {error}", file=sys.stderr)
+        return 1
+    except _ShutdownRequested as request:
+        print(
+            f"{request}: stopping Triton; in-flight requests finish first "
+            f"(up to {settings.exit_timeout_s} s)...",
+            flush=True,
+        )
+        return 0
+    finally:
+        returncode = server.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if returncode is not None:
+            print(f"Triton stopped (status {returncode}).", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

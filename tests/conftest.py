@@ -1,0 +1,158 @@
+"""Shared fixtures: a tiny contract-following model repository, and the real Triton serving it.
+
+`tiny_repository` is a model repository laid out exactly like `model_repository/` after an
+export (the export stage's GPU config.pbtxt, labels.txt, 1/model.onnx), but the ONNX graph is a tiny
+deterministic classifier built with onnx.helper, so no TensorFlow is needed. `triton_server` is
+one session-wide embedded Triton (the real binary, python-backend twin, onnxruntime) over it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TINY_MODEL_NAME = "inceptionv3"  # the default served model name, so clients need no override
+TINY_IMAGE_SIZE = 32
+TINY_MAX_BATCH_SIZE = 8
+# A queue delay lets the dynamic batcher gather concurrent requests even though the tiny model
+# answers in microseconds.
+TINY_QUEUE_DELAY_US = 10_000
+
+
+@dataclass(frozen=True)
+class TinyRepository:
+    """The tiny repository's facts, for tests that need them.
+
+    Attributes:
+        path: the repository folder (pass it where `model_repository/` would go).
+        model_name: the one model in it.
+        image_size: its square input size.
+        max_batch_size: its `max_batch_size`.
+        onnx_path: the version-1 ONNX file.
+    """
+
+    path: Path
+    model_name: str
+    image_size: int
+    max_batch_size: int
+    onnx_path: Path
+
+
+def build_tiny_onnx(image_size: int = TINY_IMAGE_SIZE, seed: int = 0):
+    """Return a contract-following ONNX classifier: uint8 `image` [-1,S,S,1] -> fp32 `probabilities` [-1,4].
+
+    Cast -> scale to [0, 1] -> flatten -> dense (fixed random weights) -> tanh -> dense -> softmax.
+    The weights are fixed by `seed` and small enough that the softmax does not saturate, so
+    different images give visibly different probabilities.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from imaging.classes import CLASS_NAMES
+
+    rng = np.random.default_rng(seed)
+    features, hidden, classes = image_size * image_size, 16, len(CLASS_NAMES)
+    initializers = [
+        numpy_helper.from_array(np.array(1 / 255, dtype=np.float32), "scale"),
+        numpy_helper.from_array((rng.normal(size=(features, hidden)) * 0.1).astype(np.float32), "w1"),
+        numpy_helper.from_array(rng.normal(size=hidden).astype(np.float32) * 0.1, "b1"),
+        numpy_helper.from_array(rng.normal(size=(hidden, classes)).astype(np.float32), "w2"),
+        numpy_helper.from_array(np.zeros(classes, dtype=np.float32), "b2"),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["image"], ["image_float"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["image_float", "scale"], ["scaled"]),
+        helper.make_node("Flatten", ["scaled"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "w1", "b1"], ["hidden"]),
+        helper.make_node("Tanh", ["hidden"], ["activated"]),
+        helper.make_node("Gemm", ["activated", "w2", "b2"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_emphysema",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, ["batch", image_size, image_size, 1])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", classes])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # readable by every onnxruntime >= 1.14
+    onnx.checker.check_model(model)
+    return model
+
+
+def render_tiny_config(model_name: str, image_size: int, max_batch_size: int) -> str:
+    """Render the config.pbtxt `emphysema export` writes (export/triton_config.py) for the tiny graph.
+
+    Written here with Triton's protobuf rather than by calling the export stage, which imports
+    TensorFlow (10+ s) and would make every server test pay for it; tests/deploy/test_twin.py
+    checks (as a slow test) that both render the same config.
+    """
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2 as pb
+
+    config = pb.ModelConfig(name=model_name, backend="onnxruntime", max_batch_size=max_batch_size)
+    config.version_policy.latest.num_versions = 1
+    config.input.add(name="image", data_type=pb.TYPE_UINT8, dims=[image_size, image_size, 1])
+    config.output.add(name="probabilities", data_type=pb.TYPE_FP32, dims=[4], label_filename="labels.txt")
+    config.instance_group.add(count=1, kind=pb.ModelInstanceGroup.KIND_GPU)
+    config.dynamic_batching.max_queue_delay_microseconds = TINY_QUEUE_DELAY_US
+    warmup = config.model_warmup.add(name="image_zeros_batch_1", batch_size=1)
+    warmup.inputs["image"].data_type = pb.TYPE_UINT8
+    warmup.inputs["image"].dims.extend([image_size, image_size, 1])
+    warmup.inputs["image"].zero_data = True
+    return text_format.MessageToString(config)
+
+
+def write_tiny_repository(
+    root: Path,
+    model_name: str = TINY_MODEL_NAME,
+    image_size: int = TINY_IMAGE_SIZE,
+    max_batch_size: int = TINY_MAX_BATCH_SIZE,
+) -> TinyRepository:
+    """Write a one-model repository with the tiny ONNX model under `root`."""
+    import onnx
+
+    from imaging.classes import CLASS_NAMES
+
+    model_directory = root / model_name
+    (model_directory / "1").mkdir(parents=True)
+    onnx_path = model_directory / "1" / "model.onnx"
+    onnx.save(build_tiny_onnx(image_size), onnx_path)
+    (model_directory / "config.pbtxt").write_text(render_tiny_config(model_name, image_size, max_batch_size))
+    (model_directory / "labels.txt").write_text("\n".join(CLASS_NAMES) + "\n")
+    return TinyRepository(root, model_name, image_size, max_batch_size, onnx_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_repository(tmp_path_factory) -> TinyRepository:
+    """A model repository with one tiny contract-following ONNX model (`inceptionv3`, 32x32)."""
+    return write_tiny_repository(tmp_path_factory.mktemp("model_repository"))
+
+
+@pytest.fixture(scope="session")
+def triton_server(tiny_repository):
+    """The real embedded Triton serving `tiny_repository`, on free loopback ports, for the session.
+
+    Yields a started `deploy.embedded.EmbeddedTriton`: `.grpc_url` ("127.0.0.1:PORT"),
+    `.http_url` ("http://127.0.0.1:PORT"), `.metrics_url` ("http://127.0.0.1:PORT/metrics"),
+    `.process` (the tritonserver Popen), `.repository` (the ONNX repository), `.admin_key`.
+    """
+    from deploy.embedded import EmbeddedTriton
+    from deploy.ports import free_ports
+    from deploy.settings import ServeSettings
+
+    grpc_port, http_port, metrics_port = free_ports(3)
+    settings = ServeSettings(
+        grpc_port=grpc_port,
+        http_port=http_port,
+        metrics_port=metrics_port,
+        threads=1,
+        exit_timeout_s=10,
+        startup_timeout_s=120,
+    )
+    with EmbeddedTriton(tiny_repository.path, settings) as server:
+        yield server
