@@ -1,0 +1,1 @@
+"""The client side: the Triton gRPC wrapper, `emphysema predict`, the Streamlit app and publishing."""

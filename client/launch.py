@@ -1,0 +1,181 @@
+"""`emphysema app`: run the Streamlit web client with the project's safe settings.
+
+Streamlit reads `.streamlit/config.toml` from its working directory, so the app is started from
+the repository root, where that file lives; the Triton address reaches the app through the
+`EMPHYSEMA_TRITON_URL` environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from client.triton import TritonSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+APP_SCRIPT = Path(__file__).resolve().with_name("app.py")
+CONFIG_FILE = PROJECT_ROOT / ".streamlit" / "config.toml"
+URL_VARIABLE = "EMPHYSEMA_TRITON_URL"
+
+
+@dataclasses.dataclass(frozen=True)
+class AppSettings:
+    """How the web client is served.
+
+    Attributes:
+        port: the local port of the web page.
+        address: the address it binds to; loopback unless the user deliberately opens it.
+        triton_url: the Triton gRPC address the app uses by default.
+        allowed_hosts: Host headers accepted on the app's WebSocket (empty: Streamlit accepts any).
+    """
+
+    port: int = 8501
+    address: str = "127.0.0.1"
+    triton_url: str = TritonSettings().url
+    allowed_hosts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"port must be between 1 and 65535, got {self.port}")
+
+    @property
+    def local_url(self) -> str:
+        """The address a browser on this machine opens."""
+        host = "127.0.0.1" if self.address in {"0.0.0.0", "::", ""} else self.address
+        return f"http://{host}:{self.port}"
+
+
+def is_loopback(address: str) -> bool:
+    """Return whether an address only accepts connections from this machine."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def streamlit_command(settings: AppSettings) -> list[str]:
+    """The `streamlit run` command line for these settings (config.toml supplies the rest)."""
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+               "--server.port", str(settings.port), "--server.address", settings.address]
+    for host in settings.allowed_hosts:
+        command += ["--server.allowedHosts", host]
+    return command
+
+
+def start_app(settings: AppSettings) -> subprocess.Popen:
+    """Start the Streamlit app in the background and return its process.
+
+    Raises:
+        FileNotFoundError: `.streamlit/config.toml` is missing, so the safe settings would not apply.
+    """
+    if not CONFIG_FILE.is_file():
+        raise FileNotFoundError(f"{CONFIG_FILE} is missing: the app's safe settings (upload limit, XSRF, no "
+                                "error details) live there. Run the app from a checkout of the repository.")
+    environment = {**os.environ, URL_VARIABLE: settings.triton_url}
+    return subprocess.Popen(streamlit_command(settings), cwd=PROJECT_ROOT, env=environment)
+
+
+def wait_until_serving(settings: AppSettings, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Wait until the app answers its health check.
+
+    Raises:
+        RuntimeError: the app exited or did not answer within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the web app exited with status {process.returncode} before serving "
+                               f"(is port {settings.port} already in use?)")
+        try:
+            with urllib.request.urlopen(f"{settings.local_url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the web app did not answer at {settings.local_url} within {timeout_s:.0f} s")
+
+
+def stop_app(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """Stop the app: SIGTERM, then SIGKILL if it does not exit in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `emphysema app`."""
+    defaults = AppSettings()
+    parser = argparse.ArgumentParser(prog="emphysema app", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=defaults.port, help=f"web port (default {defaults.port})")
+    parser.add_argument("--address", default=defaults.address,
+                        help=f"address to bind (default {defaults.address}: this machine only)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--url", default=defaults.triton_url,
+                        help=f"Triton gRPC address (default {defaults.triton_url})")
+    target.add_argument("--serve", type=Path, metavar="REPOSITORY",
+                        help="also start the embedded Triton on this model repository (free loopback ports) "
+                             "and stop it with the app")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `emphysema app` until interrupted; return the app's exit status."""
+    arguments = build_parser().parse_args(argv)
+    if arguments.serve is None:
+        return run_app(arguments.port, arguments.address, arguments.url)
+    # The embedded server lives in `deploy` (the `serve` extra), so it is imported only when asked for.
+    from deploy.embedded import EmbeddedTriton
+    from deploy.errors import ServeError
+    from deploy.ports import free_ports
+    from deploy.settings import ServeSettings
+
+    grpc_port, http_port, metrics_port = free_ports(3)
+    settings = ServeSettings(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
+    try:
+        with EmbeddedTriton(arguments.serve, settings) as server:
+            print(f"Triton is serving {arguments.serve} at {server.grpc_url}", flush=True)
+            return run_app(arguments.port, arguments.address, server.grpc_url)
+    except (ServeError, ValueError) as error:
+        print(f"emphysema app: {error}", file=sys.stderr)
+        return 2
+
+
+def run_app(port: int, address: str, triton_url: str) -> int:
+    """Serve the app in the foreground until it exits or Ctrl-C; return its exit status."""
+    try:
+        settings = AppSettings(port=port, address=address, triton_url=triton_url)
+        process = start_app(settings)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"emphysema app: {error}", file=sys.stderr)
+        return 2
+    if not is_loopback(settings.address):
+        print(f"warning: the app listens on {settings.address}, so anyone on the network can use it "
+              "without a password; `emphysema publish` adds authentication.", file=sys.stderr)
+    try:
+        wait_until_serving(settings, process)
+        print(f"Web app: {settings.local_url}  (Triton at {settings.triton_url}; Ctrl-C stops it)",
+              flush=True)
+        return process.wait()
+    except RuntimeError as error:
+        print(f"emphysema app: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_app(process)

@@ -1,0 +1,129 @@
+"""`emphysema predict`: classify scan files through Triton and print a table, JSON or CSV.
+
+Bad files get one line each on stderr and the others are still classified; the exit status is
+0 when every file was classified, 1 when some could not be, 2 when Triton could not be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from client.contract import Prediction
+from client.errors import TritonError
+from client.report import DISCLAIMER, format_csv, format_json, format_table
+from client.triton import TritonClassifier, TritonSettings
+from imaging.errors import ScanReadError
+from imaging.readers import read_scan
+from imaging.scan import to_model_input
+
+# Files found in folders are taken by these endings (or none: DICOM files often have no suffix).
+# Files named explicitly are always tried: the reader decides by content, not by name.
+SCAN_SUFFIXES = frozenset({"", ".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+# Files read and classified together: bounds memory whatever the number of files.
+CHUNK_FILES = 64
+
+
+def find_scan_files(paths: Sequence[Path]) -> list[Path]:
+    """Expand folders (recursively, sorted, hidden files skipped) into the scan files they hold.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = (
+                candidate for candidate in sorted(path.rglob("*"))
+                if candidate.is_file() and candidate.suffix.lower() in SCAN_SUFFIXES
+                and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
+            )
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return files
+
+
+def _chunks(files: list[Path], size: int) -> Iterator[list[Path]]:
+    for start in range(0, len(files), size):
+        yield files[start : start + size]
+
+
+def classify_files(
+    classifier: TritonClassifier, files: list[Path], progress: bool = True
+) -> tuple[list[tuple[Path, Prediction]], list[str]]:
+    """Read and classify files in chunks; return the predictions and one error line per bad file."""
+    image_size = classifier.model_info().image_size
+    results: list[tuple[Path, Prediction]] = []
+    errors: list[str] = []
+    with tqdm(total=len(files), desc="classifying", unit="file", file=sys.stderr,
+              disable=not progress or len(files) < 2) as bar:
+        for chunk in _chunks(files, CHUNK_FILES):
+            readable: list[Path] = []
+            images: list[np.ndarray] = []
+            for path in chunk:
+                try:
+                    images.append(to_model_input(read_scan(path), image_size))
+                    readable.append(path)
+                except ScanReadError as error:
+                    errors.append(str(error))
+                except OSError as error:
+                    errors.append(f"{path}: cannot read the file ({error.strerror or error})")
+            if images:
+                results.extend(zip(readable, classifier.classify(np.stack(images)), strict=True))
+            bar.update(len(chunk))
+    return results, errors
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `emphysema predict`."""
+    defaults = TritonSettings()
+    parser = argparse.ArgumentParser(prog="emphysema predict", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_DIR",
+                        help="DICOM, PNG, JPEG or TIFF files, or folders of them")
+    parser.add_argument("--url", default=defaults.url, help=f"Triton gRPC address (default {defaults.url})")
+    parser.add_argument("--model", default=defaults.model, help=f"model name (default {defaults.model})")
+    parser.add_argument("--timeout", type=float, default=defaults.timeout_seconds,
+                        help=f"deadline of each request in seconds (default {defaults.timeout_seconds:g})")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    output.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `emphysema predict`; return 0 (all classified), 1 (some files failed) or 2 (no Triton)."""
+    arguments = build_parser().parse_args(argv)
+    try:
+        files = find_scan_files(arguments.paths)
+        settings = TritonSettings(url=arguments.url, model=arguments.model, timeout_seconds=arguments.timeout)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"emphysema predict: {error}", file=sys.stderr)
+        return 2
+    if not files:
+        print("emphysema predict: no scan files found in the given folders", file=sys.stderr)
+        return 2
+    try:
+        with TritonClassifier(settings) as classifier:
+            results, errors = classify_files(classifier, files, progress=not arguments.no_progress)
+    except TritonError as error:
+        print(f"emphysema predict: {error}", file=sys.stderr)
+        return 2
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    if arguments.json:
+        print(format_json(results, errors))
+    elif arguments.csv:
+        print(format_csv(results))
+    else:
+        print(format_table(results))
+    print(f"{len(results)} classified, {len(errors)} failed. {DISCLAIMER}", file=sys.stderr)
+    return 1 if errors else 0

@@ -1,0 +1,88 @@
+"""`emphysema predict` on a folder of good and bad files, through the real embedded Triton."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from client import predict
+from client.report import DISCLAIMER
+from deploy.ports import free_ports
+from imaging.readers import read_scan
+
+
+@pytest.fixture
+def scan_folder(tmp_path, scans):
+    folder = tmp_path / "scans"
+    (folder / "patient_a").mkdir(parents=True)
+    dicom = scans.dicom_bytes(scans.phantom_hounsfield("CLE", 64, 1))
+    (folder / "patient_a" / "slice1.dcm").write_bytes(dicom)
+    (folder / "slice2.png").write_bytes(scans.png16_bytes(scans.phantom_hounsfield("PLE", 64, 2)))
+    (folder / "notes.dcm").write_text("not an image\n")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "manifest.csv").write_text("path,label\n")  # not a scan suffix: skipped in folders
+    (folder / ".hidden.png").write_bytes(b"junk")  # hidden: skipped
+    return folder
+
+
+def _expected(tiny_repository, scans, folder) -> dict[str, str]:
+    return {str(path): scans.onnx_prediction(tiny_repository.onnx_path, read_scan(path),
+                                             tiny_repository.image_size)[0]
+            for path in (folder / "patient_a" / "slice1.dcm", folder / "slice2.png")}
+
+
+@pytest.mark.triton
+def test_table_lists_good_files_and_each_bad_file_gets_one_line(triton_server, tiny_repository, scans,
+                                                                 scan_folder, capsys):
+    code = predict.main(["--url", triton_server.grpc_url, str(scan_folder)])
+    output = capsys.readouterr()
+    assert code == 1  # some files failed
+    expected = _expected(tiny_repository, scans, scan_folder)
+    lines = output.out.splitlines()
+    assert lines[0].split() == ["file", "prediction", "NT", "CLE", "PSE", "PLE"]
+    rows = {line.split()[0]: line.split()[1] for line in lines[1:]}
+    assert rows == expected
+    errors = [line for line in output.err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2
+    assert any(str(scan_folder / "notes.dcm") in line and "text file" in line for line in errors)
+    assert any(str(scan_folder / "empty.png") in line and "empty" in line for line in errors)
+    assert "Traceback" not in output.err
+    assert f"2 classified, 2 failed. {DISCLAIMER}" in output.err
+
+
+@pytest.mark.triton
+def test_json_and_csv_carry_the_same_probabilities(triton_server, tiny_repository, scans, scan_folder,
+                                                    capsys):
+    good = [str(scan_folder / "patient_a" / "slice1.dcm"), str(scan_folder / "slice2.png")]
+    assert predict.main(["--url", triton_server.grpc_url, "--json", *good]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["errors"] == [] and document["disclaimer"] == DISCLAIMER
+    assert predict.main(["--url", triton_server.grpc_url, "--csv", *good]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    expected = _expected(tiny_repository, scans, scan_folder)
+    assert [item["prediction"] for item in document["predictions"]] == [expected[path] for path in good]
+    assert [row["prediction"] for row in rows] == [expected[path] for path in good]
+    for item, row in zip(document["predictions"], rows, strict=True):
+        assert item["file"] == row["file"]
+        np.testing.assert_allclose([item["probabilities"][name] for name in ("NT", "CLE", "PSE", "PLE")],
+                                   [float(row[name]) for name in ("NT", "CLE", "PSE", "PLE")], atol=1e-4)
+        assert sum(item["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_unreachable_triton_is_one_clear_line_and_exit_2(scan_folder, capsys):
+    url = f"127.0.0.1:{free_ports(1)[0]}"
+    assert predict.main(["--url", url, "--timeout", "2", str(scan_folder)]) == 2
+    error = capsys.readouterr().err
+    assert f"Triton at {url} is not reachable — start it with `emphysema serve`" in error
+    assert "Traceback" not in error
+
+
+def test_missing_paths_and_empty_folders_exit_2(tmp_path, capsys):
+    assert predict.main([str(tmp_path / "nowhere")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert predict.main([str(tmp_path)]) == 2
+    assert "no scan files found" in capsys.readouterr().err
