@@ -1,0 +1,1 @@
+"""Export: Keras runs -> checked ONNX graphs -> versions in the Triton model repository."""

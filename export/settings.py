@@ -1,0 +1,93 @@
+"""The export stage's settings: one frozen dataclass whose defaults are the single source of truth."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+# The serving contract's tensor names (see DESIGN.md). The exporter writes them into the ONNX
+# graph; config.pbtxt is then read back from that graph, never typed by hand.
+INPUT_NAME = "image"
+OUTPUT_NAME = "probabilities"
+# The name of the dynamic first dimension, so the graph reads [batch, H, W, 1] instead of unk__NNN.
+BATCH_DIMENSION = "batch"
+
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+MODEL_NAMES: tuple[str, ...] = ("inceptionv3", "resnet50", "efficientnetb0", "simple_cnn")
+
+
+class ExportError(ValueError):
+    """An export that cannot be done or would be wrong; the message says which file and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportSettings:
+    """Everything that decides what an export writes.
+
+    Attributes:
+        model_name: the model's folder in the repository (the name clients ask Triton for).
+        precision: weights and arithmetic of the exported graph: fp32, fp16 or int8 (static QDQ).
+        opset: the ONNX opset, pinned so the graph loads in the Triton container's onnxruntime.
+        max_batch_size: the largest batch Triton forms; the ONNX batch dimension is dynamic.
+        queue_delay_us: how long dynamic batching may hold a request to form a larger batch.
+        instance_count: model instances per GPU.
+        tensorrt: add the onnxruntime TensorRT FP16 execution accelerator block.
+        tensorrt_cache_root: a writable folder in the serving container (the repository itself
+            is mounted read-only); the engine cache goes to ``<root>/<model_name>``.
+        tensorrt_optimal_batch: the batch size TensorRT tunes its engine for (clipped to max).
+        tensorrt_workspace_bytes: TensorRT builder workspace.
+        parity_samples: scans run through both Keras and onnxruntime for the parity check.
+        parity_tolerance: the largest allowed max |Keras - onnxruntime| for an fp32 export.
+        accuracy_drop_tolerance: the largest allowed accuracy drop (fraction, 0.01 = 1 point)
+            of an fp16/int8 graph against the fp32 graph on the evaluation split.
+        calibration_samples: training scans used to calibrate int8 activation ranges.
+        force: write an fp16/int8 export even when its accuracy drop exceeds the tolerance.
+    """
+
+    model_name: str = "inceptionv3"
+    precision: str = "fp32"
+    opset: int = 17
+    max_batch_size: int = 32
+    queue_delay_us: int = 500
+    instance_count: int = 1
+    tensorrt: bool = False
+    tensorrt_cache_root: str = "/trt_cache"
+    tensorrt_optimal_batch: int = 8
+    tensorrt_workspace_bytes: int = 1 << 30
+    parity_samples: int = 16
+    parity_tolerance: float = 1e-4
+    accuracy_drop_tolerance: float = 0.01
+    calibration_samples: int = 64
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.model_name or not all(c.isalnum() or c in "_-" for c in self.model_name):
+            raise ExportError(
+                f"model name {self.model_name!r} must be letters, digits, '_' or '-' (it is a folder name)"
+            )
+        if self.precision not in PRECISIONS:
+            raise ExportError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not 13 <= self.opset <= 21:
+            raise ExportError(f"opset must be between 13 and 21, got {self.opset}")
+        for name in (
+            "max_batch_size",
+            "instance_count",
+            "tensorrt_optimal_batch",
+            "parity_samples",
+            "calibration_samples",
+            "tensorrt_workspace_bytes",
+        ):
+            if getattr(self, name) < 1:
+                raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.queue_delay_us < 0:
+            raise ExportError(f"queue_delay_us must be >= 0, got {self.queue_delay_us}")
+        if not self.parity_tolerance > 0:
+            raise ExportError(f"parity_tolerance must be positive, got {self.parity_tolerance}")
+        if not 0 <= self.accuracy_drop_tolerance <= 1:
+            raise ExportError(
+                f"accuracy_drop_tolerance is a fraction in [0, 1], got {self.accuracy_drop_tolerance}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the resolved settings as a JSON-ready dictionary."""
+        return dataclasses.asdict(self)

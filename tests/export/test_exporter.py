@@ -1,0 +1,173 @@
+"""`emphysema export` end to end on a tiny trained run: versions, config vs graph, parity, precisions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
+
+from export import exporter
+from export.run_folder import load_part, read_run
+from imaging.classes import CLASS_NAMES
+
+# Triton data types and the onnxruntime type strings they must correspond to (independent of
+# the exporter's own mapping).
+ORT_TYPE_OF = {"TYPE_UINT8": "tensor(uint8)", "TYPE_FP32": "tensor(float)"}
+
+
+def run_export(run, repository, *extra: str) -> int:
+    return exporter.main(["--run", str(run), "--repository", str(repository), "--name", "tiny", *extra])
+
+
+def read_config(model_folder) -> model_config_pb2.ModelConfig:
+    return text_format.Parse((model_folder / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
+
+
+def test_export_writes_a_version_whose_graph_matches_config(tiny_run, tmp_path, capsys):
+    assert run_export(tiny_run, tmp_path / "repo") == 0
+    model_folder = tmp_path / "repo" / "tiny"
+    assert sorted(path.name for path in model_folder.iterdir()) == ["1", "config.pbtxt", "labels.txt"]
+    assert (model_folder / "labels.txt").read_text().split() == list(CLASS_NAMES)
+
+    graph = onnx.load(str(model_folder / "1" / "model.onnx"))
+    onnx.checker.check_model(graph, full_check=True)
+    assert {entry.version for entry in graph.opset_import if entry.domain in ("", "ai.onnx")} == {17}
+    session = onnxruntime.InferenceSession(str(model_folder / "1" / "model.onnx"))
+    config = read_config(model_folder)
+    assert config.name == "tiny" and config.backend == "onnxruntime" and config.max_batch_size == 32
+    for tensors, configured in ((session.get_inputs(), config.input), (session.get_outputs(), config.output)):
+        assert len(tensors) == len(configured) == 1
+        tensor, entry = tensors[0], configured[0]
+        assert tensor.name == entry.name
+        assert tensor.type == ORT_TYPE_OF[model_config_pb2.DataType.Name(entry.data_type)]
+        assert tensor.shape == ["batch", *entry.dims]  # named dynamic batch, then Triton's dims
+    assert (config.input[0].name, list(config.input[0].dims)) == ("image", [32, 32, 1])
+    assert (config.output[0].name, list(config.output[0].dims)) == ("probabilities", [4])
+    assert config.output[0].label_filename == "labels.txt"
+    assert config.dynamic_batching.max_queue_delay_microseconds == 500
+    assert config.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_GPU
+    assert config.model_warmup[0].batch_size == 1 and config.model_warmup[0].inputs["image"].zero_data
+
+    # Parity, measured again here independently of the exporter: Keras vs the written file.
+    import keras
+
+    images, labels = load_part(read_run(tiny_run), "test")
+    keras_probabilities = keras.saving.load_model(tiny_run / "model.keras").predict(images, verbose=0)
+    onnx_probabilities = session.run(None, {"image": images})[0]
+    difference = float(np.max(np.abs(keras_probabilities - onnx_probabilities)))
+    assert difference <= 1e-4
+    card = json.loads((model_folder / "1" / "model_card.json").read_text())
+    assert card["checks"]["parity"]["max_abs_difference"] <= 1e-4
+    assert card["checks"]["parity"]["samples"] == len(images)
+    assert card["checks"]["evaluation"]["fp32_accuracy"] == pytest.approx(
+        np.mean(onnx_probabilities.argmax(axis=1) == labels)
+    )
+    assert card["source_run"]["folder"] == str(tiny_run.resolve())
+    assert card["onnx"]["size_bytes"] == (model_folder / "1" / "model.onnx").stat().st_size
+    assert {"keras", "tf2onnx", "onnx", "onnxruntime"} <= set(card["versions"])
+    assert card["interface"]["input"] == {"name": "image", "type": "UINT8", "dims": [-1, 32, 32, 1]}
+    print(
+        f"\nparity fp32: exporter {card['checks']['parity']['max_abs_difference']:.2e}, "
+        f"test {difference:.2e}; export {card['export_seconds']} s"
+    )
+    assert "parity max |Keras - onnxruntime|" in capsys.readouterr().out
+
+
+def test_second_export_adds_version_2_and_keeps_version_1(tiny_run, tmp_path):
+    repository = tmp_path / "repo"
+    assert run_export(tiny_run, repository) == 0
+    first_model = (repository / "tiny" / "1" / "model.onnx").read_bytes()
+    first_config = (repository / "tiny" / "config.pbtxt").read_text()
+    assert run_export(tiny_run, repository) == 0
+    model_folder = repository / "tiny"
+    assert sorted(path.name for path in model_folder.iterdir()) == ["1", "2", "config.pbtxt", "labels.txt"]
+    assert (model_folder / "1" / "model.onnx").read_bytes() == first_model
+    assert json.loads((model_folder / "2" / "model_card.json").read_text())["version"] == 2
+    assert (model_folder / "config.pbtxt").read_text() == first_config
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_reduced_precision_exports_are_valid_and_report_accuracy_change(
+    precision, tiny_run, tiny_run_accuracy, tmp_path, capsys
+):
+    assert tiny_run_accuracy >= 0.9, "the tiny model must have learned its classes for this test to mean much"
+    assert run_export(tiny_run, tmp_path / "repo", "--precision", precision) == 0
+    path = tmp_path / "repo" / "tiny" / "1" / "model.onnx"
+    graph = onnx.load(str(path))
+    onnx.checker.check_model(graph, full_check=True)
+    operators = {node.op_type for node in graph.graph.node}
+    if precision == "int8":
+        assert {"QuantizeLinear", "DequantizeLinear"} <= operators
+        assert any(initializer.data_type == onnx.TensorProto.INT8 for initializer in graph.graph.initializer)
+    else:
+        assert any(
+            initializer.data_type == onnx.TensorProto.FLOAT16 for initializer in graph.graph.initializer
+        )
+    # The interface is unchanged: uint8 image in, fp32 probabilities out, as config.pbtxt says.
+    session = onnxruntime.InferenceSession(str(path))
+    config = read_config(tmp_path / "repo" / "tiny")
+    assert [(tensor.name, tensor.type) for tensor in session.get_inputs()] == [("image", "tensor(uint8)")]
+    assert [(tensor.name, tensor.type) for tensor in session.get_outputs()] == [
+        ("probabilities", "tensor(float)")
+    ]
+    assert config.output[0].data_type == model_config_pb2.TYPE_FP32
+
+    images, labels = load_part(read_run(tiny_run), "test")
+    accuracy = float(np.mean(session.run(None, {"image": images})[0].argmax(axis=1) == labels))
+    evaluation = json.loads(path.with_name("model_card.json").read_text())["checks"]["evaluation"]
+    assert evaluation["accuracy"] == pytest.approx(accuracy)
+    assert evaluation["accuracy_change"] == pytest.approx(accuracy - evaluation["fp32_accuracy"])
+    assert evaluation["accuracy_change"] >= -0.01
+    output = capsys.readouterr().out
+    assert f"{precision} accuracy" in output
+    print(
+        f"\n{precision}: accuracy {evaluation['fp32_accuracy']:.3f} -> {accuracy:.3f}, "
+        f"max |fp32 - {precision}| {evaluation['max_abs_difference_to_fp32']:.2e}"
+    )
+
+
+def permuted_classes(graph_model: onnx.ModelProto, *_unused) -> onnx.ModelProto:
+    """A 'reduced' graph that swaps the classes around: same interface, accuracy destroyed."""
+    from export.onnx_graph import rename_tensor
+
+    broken = onnx.ModelProto()
+    broken.CopyFrom(graph_model)
+    rename_tensor(broken.graph, "probabilities", "unpermuted")
+    broken.graph.output[0].name = "probabilities"
+    broken.graph.initializer.append(onnx.numpy_helper.from_array(np.array([1, 2, 3, 0]), "permutation"))
+    broken.graph.node.append(
+        onnx.helper.make_node("Gather", ["unpermuted", "permutation"], ["probabilities"], axis=1)
+    )
+    return broken
+
+
+def test_accuracy_drop_past_tolerance_is_refused_unless_forced(tiny_run, tmp_path, monkeypatch, capsys):
+    from export import precision
+
+    monkeypatch.setattr(precision, "reduce_precision", permuted_classes)
+    repository = tmp_path / "repo"
+    assert run_export(tiny_run, repository, "--precision", "int8") == 1
+    assert "int8 export refused" in capsys.readouterr().err
+    assert not repository.exists()
+
+    assert run_export(tiny_run, repository, "--precision", "int8", "--force") == 0
+    evaluation = json.loads((repository / "tiny" / "1" / "model_card.json").read_text())["checks"][
+        "evaluation"
+    ]
+    assert evaluation["forced"] is True and evaluation["accuracy_change"] < -0.5
+
+
+def test_name_defaults_to_the_runs_architecture(tiny_run, tmp_path):
+    assert exporter.main(["--run", str(tiny_run), "--repository", str(tmp_path / "repo")]) == 0
+    assert read_config(tmp_path / "repo" / "simple_cnn").name == "simple_cnn"
+
+
+def test_missing_run_folder_is_a_clear_error(tmp_path, capsys):
+    assert exporter.main(["--run", str(tmp_path / "nope"), "--repository", str(tmp_path / "repo")]) == 1
+    assert f"{tmp_path / 'nope'}: run folder not found" in capsys.readouterr().err
+    assert not (tmp_path / "repo").exists()
