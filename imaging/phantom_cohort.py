@@ -2,9 +2,11 @@
 
 Two choices keep the data set honest:
 
-- Nuisance traits (kernel, noise, lung density, field of view, chest wall, fissure) come from
-  one shared pool, and every class draws its patients from that same pool. The class cannot be
-  read from the scanner or the field of view, and per-class mean HU reflects the disease only.
+- Nuisance traits (kernel, noise, lung density, field of view, chest wall, fissure) are drawn
+  independently for every patient from one distribution, whatever the class. The class cannot be
+  read from the scanner or the field of view. (An earlier design gave every class the same pool
+  of trait sets, one each; that made traits *anti*-predictive on held-out patients, because a
+  held-out patient's trait-mates in training all had other labels.)
 - Severities cycle through ``SEVERITIES`` within each class (shuffled), so every class has the
   same spread of trace-to-severe patients; trace and mild overlap with normal on purpose.
 
@@ -71,13 +73,12 @@ def plan_cohort(
     """Plan ``patients`` synthetic patients, one class and one severity each, ordered by id."""
     counts = allocate_patients(patients, class_weights)
     rng = np.random.default_rng([seed, PLAN_STREAM])
-    pool = [draw_patient_traits(rng, settings) for _ in range(max(counts.values()))]
     labels = np.array([name for name in CLASS_NAMES for _ in range(counts[name])])
     order = rng.permutation(len(labels))
     assigned: dict[str, list[tuple[str | None, PatientTraits]]] = {}
     for name in CLASS_NAMES:
         count = counts[name]
-        nuisance = [pool[position] for position in rng.permutation(len(pool))[:count]]
+        nuisance = [draw_patient_traits(rng, settings) for _ in range(count)]
         offset = int(rng.integers(len(SEVERITIES)))
         severities = [SEVERITIES[(offset + step) % len(SEVERITIES)] for step in range(count)]
         severities = [severities[position] for position in rng.permutation(count)]
@@ -87,10 +88,10 @@ def plan_cohort(
         ]
     plans = []
     for index, label in enumerate(labels[order]):
-        severity, shared = assigned[str(label)].pop()
+        severity, drawn = assigned[str(label)].pop()
         # Anatomy and the place inside the severity range belong to this patient alone.
         traits = dataclasses.replace(
-            shared, anatomy_seed=int(rng.integers(2**31)), severity_position=float(rng.random())
+            drawn, anatomy_seed=int(rng.integers(2**31)), severity_position=float(rng.random())
         )
         plans.append(PatientPlan(index, f"P{index + 1:04d}", str(label), severity, traits))
     return plans

@@ -67,11 +67,21 @@ def test_normal_parenchyma_sits_near_minus_850_hu_with_vessels_above_zero():
     assert emphysema_fraction(rendered) < 0.1
 
 
-def test_class_mean_hu_is_physically_ordered_ple_lowest_nt_highest(cohort_slices):
-    means = {
-        label: np.mean([hounsfield.mean() for hounsfield, _, _ in cohort_slices[label]])
-        for label in CLASS_NAMES
-    }
+def test_class_mean_hu_is_physically_ordered_ple_lowest_nt_highest():
+    # Paired: the issue's 40 patients, each rendered with every pattern at its own severity, so the
+    # comparison holds the patients' scanner and density traits fixed. (Across a cohort, traits are
+    # drawn independently of the class, and the 20 HU spread of lung density between patients can
+    # hide the few-HU effect of trace disease in a class mean of 10 patients.)
+    severities = list(SEVERITIES)
+    sums = dict.fromkeys(CLASS_NAMES, 0.0)
+    for plan in plan_cohort(40, seed=2, settings=SMALL):
+        severity = plan.severity or severities[plan.index % len(severities)]
+        for label in CLASS_NAMES:
+            label_severity = None if label == "NT" else severity
+            generator = slice_generator(2, plan.index, 0)
+            rendered = render_slice(label, label_severity, plan.traits, generator, SMALL)
+            sums[label] += float(rendered.hounsfield[rendered.lung_mask].mean())
+    means = {label: total / 40 for label, total in sums.items()}
     assert means["PLE"] < min(means["CLE"], means["PSE"]), means
     assert means["NT"] > max(means["CLE"], means["PSE"]), means
 
@@ -141,18 +151,18 @@ def test_panlobular_lung_has_flatter_texture_and_fewer_vessels_than_normal():
 
 
 def test_a_patients_slices_resemble_each_other_more_than_other_patients():
-    plans = [plan for plan in plan_cohort(8, seed=5, settings=SMALL) if plan.label == "NT"]
+    plans = [plan for plan in plan_cohort(24, seed=5, settings=SMALL) if plan.label == "NT"]
 
     def slice_of(plan, index):
         return generate_slice("NT", None, plan.traits, slice_generator(5, plan.index, index), SMALL).ravel()
 
-    first, second = plans[:2]
-    same = np.corrcoef(slice_of(first, 0), slice_of(first, 1))[0, 1]
-    different = np.corrcoef(slice_of(first, 0), slice_of(second, 0))[0, 1]
+    same = np.mean([np.corrcoef(slice_of(plan, 0), slice_of(plan, 1))[0, 1] for plan in plans])
+    pairs = zip(plans, plans[1:], strict=False)
+    different = np.mean([np.corrcoef(slice_of(one, 0), slice_of(other, 0))[0, 1] for one, other in pairs])
     assert same > 0.5 and same > different + 0.3
 
 
-def test_cohort_balances_classes_and_severities_and_matches_scanner_traits_across_classes():
+def test_cohort_balances_classes_and_severities_with_traits_drawn_per_patient():
     plans = plan_cohort(40, seed=9, settings=SMALL)
     assert [plan.patient_id for plan in plans] == [f"P{index:04d}" for index in range(1, 41)]
     by_class = collections.defaultdict(list)
@@ -164,12 +174,9 @@ def test_cohort_balances_classes_and_severities_and_matches_scanner_traits_acros
         counts = collections.Counter(plan.severity for plan in by_class[label])
         assert set(counts) == set(SEVERITIES) and max(counts.values()) - min(counts.values()) <= 1
 
-    def scanner(members):
-        return sorted(
-            (p.traits.kernel, p.traits.noise_hu, p.traits.chest_wall, p.traits.fissure) for p in members
-        )
-
-    assert all(scanner(by_class[label]) == scanner(by_class["NT"]) for label in CLASS_NAMES)
+    # Scanner traits are drawn per patient, independently of the class: no two patients share a
+    # trait set, so a held-out patient has no same-trait "twin" with another label in training.
+    assert len({(plan.traits.noise_hu, plan.traits.parenchyma_hu) for plan in plans}) == 40
     assert len({plan.traits.anatomy_seed for plan in plans}) == 40
 
 
