@@ -1,0 +1,95 @@
+"""Settings (defaults, quick preset, JSON), the tf.data pipeline, augmentation and class weights."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.utils.class_weight import compute_class_weight
+
+from training.augmentation import build_augmentation
+from training.data import class_weights, make_dataset
+from training.settings import QUICK_PRESET, TrainSettings, load_settings, quick_settings, save_settings
+from training.strategy import select_strategy
+from training.train import add_training_arguments, settings_from_arguments
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="inceptionv3")
+    add_training_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_quick_preset_then_explicit_flags_win(tmp_path: Path):
+    settings = settings_from_arguments(parse(["--data", str(tmp_path), "--quick", "--epochs", "3"]))
+    assert settings.image_size == QUICK_PRESET["image_size"]
+    assert settings.epochs == 3
+    assert settings.weights == "imagenet"  # resolved: the paper's transfer learning by default
+    simple = settings_from_arguments(parse(["--data", str(tmp_path), "--model", "simple_cnn"]))
+    assert simple.weights == "none" and simple.image_size == TrainSettings().image_size
+
+
+def test_settings_round_trip_through_json_and_refuse_unknown_keys(tmp_path: Path):
+    settings = quick_settings(architecture="resnet50", data=str(tmp_path), weights="none", seed=9).resolved()
+    save_settings(settings, tmp_path / "settings.json")
+    assert load_settings(tmp_path / "settings.json") == settings
+    (tmp_path / "typo.json").write_text('{"architecture": "resnet50", "epochz": 3}')
+    with pytest.raises(ValueError, match="typo.json.*epochz"):
+        load_settings(tmp_path / "typo.json")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"architecture": "simple_cnn", "weights": "imagenet"}, "--weights none"),
+        ({"architecture": "inceptionv3", "image_size": 64}, "at least 75"),
+        ({"pooling": "max"}, "pooling"),
+        ({"dropout_rate": 1.0}, "dropout"),
+        ({"architecture": "alexnet"}, "unknown architecture"),
+    ],
+)
+def test_bad_settings_are_refused_clearly(overrides: dict, message: str):
+    with pytest.raises(ValueError, match=message):
+        TrainSettings(**overrides)
+
+
+def test_training_batches_are_augmented_uint8_and_evaluation_batches_untouched():
+    images = np.random.default_rng(0).integers(0, 256, (12, 48, 48, 1), dtype=np.uint8)
+    labels = np.arange(12) % 4
+    augmentation = build_augmentation(TrainSettings(image_size=96, seed=1))
+    assert augmentation is not None
+    assert {type(layer).__name__ for layer in augmentation.layers} == {
+        "RandomRotation",
+        "RandomTranslation",
+        "RandomShear",
+        "RandomZoom",
+        "RandomFlip",
+    }
+    augmented_images, one_hot = next(iter(make_dataset(images, labels, 12, augmentation=augmentation)))
+    assert augmented_images.dtype == "uint8" and augmented_images.shape == (12, 48, 48, 1)
+    np.testing.assert_array_equal(one_hot.numpy(), np.eye(4)[labels])
+    assert (augmented_images.numpy() != images).mean() > 0.3
+    plain_images, _ = next(iter(make_dataset(images, labels, 12)))
+    np.testing.assert_array_equal(plain_images.numpy(), images)
+    assert build_augmentation(TrainSettings(augment=False)) is None
+
+
+def test_class_weights_are_scikit_learn_balanced():
+    labels = np.array([0] * 6 + [1] * 3 + [2] * 2 + [3] * 1)
+    expected = compute_class_weight("balanced", classes=np.arange(4), y=labels)
+    assert class_weights(labels) == pytest.approx(dict(enumerate(expected)))
+
+
+def test_dataset_refuses_wrong_inputs():
+    with pytest.raises(ValueError, match="uint8"):
+        make_dataset(np.zeros((2, 8, 8, 1), dtype=np.float32), np.array([0, 1]), 2)
+    with pytest.raises(ValueError, match="one label per image"):
+        make_dataset(np.zeros((2, 8, 8, 1), dtype=np.uint8), np.array([0]), 2)
+
+
+def test_one_device_uses_the_default_strategy():
+    strategy = select_strategy()
+    assert strategy.num_replicas_in_sync == 1  # no GPUs here; MirroredStrategy only with more than one

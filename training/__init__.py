@@ -1,0 +1,1 @@
+"""Training and evaluation: the four architectures, tf.data pipelines, runs, metrics, comparison."""

@@ -1,0 +1,142 @@
+"""`emphysema evaluate`: score a run folder's model on its own patient-grouped test split.
+
+It reloads ``model.keras`` and the test images from the files named in ``split.json``, so the
+numbers describe the saved artefact, not the in-memory model that trained. It writes
+``metrics.json``, ``report.md``, ``confusion_matrix.png`` and ``predictions.csv`` into the run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from imaging.classes import CLASS_NAMES
+from training.metrics import compute_metrics
+from training.plots import plot_confusion_matrix
+from training.report import format_estimate, render_report
+from training.runs import (
+    CONFUSION_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PREDICTIONS_FILE,
+    REPORT_FILE,
+    SETTINGS_FILE,
+    SPLIT_FILE,
+    load_split_paths,
+    select_samples,
+    summarize_history,
+    write_predictions,
+    write_text_atomically,
+)
+from training.settings import load_settings
+
+__all__ = ["compute_metrics", "evaluate_run", "load_run_model", "main", "predict_probabilities"]
+
+
+def load_run_model(run_dir: Path):
+    """Load a run's ``model.keras`` for inference (no optimizer state), naming the file on failure."""
+    import keras
+
+    import training.preprocessing  # noqa: F401  (registers the custom layers before loading)
+
+    path = Path(run_dir) / MODEL_FILE
+    if not path.is_file():
+        raise ValueError(f"{path}: no trained model in this run folder")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # zip, h5 and deserialisation errors come in many types
+        raise ValueError(f"{path}: cannot load the model ({type(error).__name__}: {error})") from error
+
+
+def predict_probabilities(model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Run the model on uint8 ``(N, S, S, 1)`` images and return ``(N, 4)`` float probabilities."""
+    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
+
+
+def evaluate_run(
+    run_dir: Path, data: Path | None = None, bootstrap_samples: int | None = None, run_name: str | None = None
+) -> dict:
+    """Evaluate ``run_dir`` on its test split and write the metrics, report and confusion matrix.
+
+    Args:
+        run_dir: a run folder written by ``emphysema train``.
+        data: the data set root, when it moved since training (default: the one in settings.json).
+        bootstrap_samples: resamples for the bootstrap intervals (default: the run's setting).
+        run_name: the name shown in the report (default: the folder's name).
+
+    Returns:
+        The metrics dict also written to ``metrics.json``.
+    """
+    from imaging.dataset import labels_to_indices, load_images, read_dataset
+
+    run_dir = Path(run_dir)
+    settings = load_settings(run_dir / SETTINGS_FILE)
+    data_root = Path(data if data is not None else settings.data)
+    if not data_root.is_dir():
+        raise ValueError(f"{data_root}: data folder not found; pass --data with the data set the run used")
+    split_paths = load_split_paths(run_dir / SPLIT_FILE)
+    test_samples = select_samples(
+        read_dataset(data_root), data_root, split_paths["test"], run_dir / SPLIT_FILE
+    )
+    model = load_run_model(run_dir)
+    images = load_images(test_samples, settings.image_size, settings.window)
+    probabilities = predict_probabilities(model, images, settings.batch_size)
+    metrics = compute_metrics(
+        labels_to_indices(test_samples),
+        probabilities,
+        severities=[sample.severity for sample in test_samples],
+        groups=[str(sample.patient_id) for sample in test_samples],
+        bootstrap_samples=settings.bootstrap_samples if bootstrap_samples is None else bootstrap_samples,
+        seed=settings.seed,
+    )
+    run = {
+        "name": run_name or run_dir.name,
+        "architecture": settings.architecture,
+        "image_size": settings.image_size,
+        "weights": settings.resolved_weights,
+        "data": str(data_root),
+        "test_patients": metrics["bootstrap"]["groups"],
+        **summarize_history(run_dir / HISTORY_FILE),
+    }
+    metrics["run"] = run
+    plot_confusion_matrix(
+        metrics["confusion_matrix"],
+        CLASS_NAMES,
+        run_dir / CONFUSION_FILE,
+        f"{settings.architecture}: accuracy {format_estimate(metrics['accuracy'])}",
+    )
+    write_predictions(run_dir / PREDICTIONS_FILE, test_samples, data_root, probabilities, CLASS_NAMES)
+    write_text_atomically(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    write_text_atomically(run_dir / REPORT_FILE, render_report(metrics, run))
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `emphysema evaluate --run runs/NAME [--data DIR] [--bootstrap N]`."""
+    parser = argparse.ArgumentParser(
+        prog="emphysema evaluate", description="Evaluate a run folder on its patient-grouped test split."
+    )
+    parser.add_argument("--run", type=Path, required=True, help="run folder written by `emphysema train`")
+    parser.add_argument("--data", type=Path, help="data set root, if it moved since training")
+    parser.add_argument("--bootstrap", type=int, help="bootstrap resamples (default: the run's setting)")
+    arguments = parser.parse_args(argv)
+    try:
+        metrics = evaluate_run(arguments.run, arguments.data, arguments.bootstrap)
+    except ValueError as error:
+        print(f"emphysema evaluate: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"accuracy {format_estimate(metrics['accuracy'])} on {metrics['count']} test images; "
+        f"report: {arguments.run / REPORT_FILE}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

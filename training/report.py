@@ -1,0 +1,87 @@
+"""The readable Markdown report of an evaluation (``report.md`` in the run folder)."""
+
+from __future__ import annotations
+
+
+def _percent(estimate: dict | float | None) -> str:
+    value = estimate.get("value") if isinstance(estimate, dict) else estimate
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def format_interval(interval: list | None, percent: bool = True) -> str:
+    """``"(75.1-90.7)"``: a 95 % interval in percent (or as a fraction), or ``"(n/a)"``."""
+    low, high = interval if interval else (None, None)
+    if low is None or high is None:
+        return "(n/a)"
+    return f"({100 * low:.1f}-{100 * high:.1f})" if percent else f"({low:.3f}-{high:.3f})"
+
+
+def format_estimate(estimate: dict, percent: bool = True) -> str:
+    """``"84.4 % (75.1-90.7)"`` (or ``"0.912 (0.850-0.960)"``): a value with its 95 % interval."""
+    interval = format_interval(estimate.get("ci95"), percent)
+    if percent:
+        return f"{_percent(estimate)} {interval}"
+    value = estimate.get("value")
+    return f"{'n/a' if value is None else f'{value:.3f}'} {interval}"
+
+
+def _row(cells: list) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _score_cells(scores: dict) -> list[str]:
+    """Precision, recall, F1 (percent) and ROC-AUC (fraction), each with its interval."""
+    percent_cells = [format_estimate(scores[name]) for name in ("precision", "recall", "f1")]
+    return [*percent_cells, format_estimate(scores["roc_auc"], percent=False)]
+
+
+def render_report(metrics: dict, run: dict) -> str:
+    """Return the Markdown report for ``metrics`` (from ``compute_metrics``) and run facts ``run``."""
+    classes = metrics["classes"]
+    accuracy, macro, bootstrap = metrics["accuracy"], metrics["macro"], metrics["bootstrap"]
+    lines = [
+        f"# Evaluation: {run['architecture']} ({run['name']})",
+        "",
+        f"- Data: `{run['data']}`; test split: {metrics['count']} images from {run['test_patients']} "
+        "patients (patient-grouped: no patient is in both training and test).",
+        f"- Model: `{run['architecture']}`, input {run['image_size']} px, weights `{run['weights']}`.",
+        f"- **Accuracy: {format_estimate(accuracy)}** (Wilson 95 % CI over images); "
+        f"{bootstrap['unit']}-level bootstrap 95 % CI {format_interval(accuracy.get('bootstrap_ci95'))}.",
+        "- Macro precision {}, recall {}, F1 {}, one-vs-rest ROC-AUC {}.".format(*_score_cells(macro)),
+        "",
+        f"Intervals other than Wilson's are percentile bootstrap intervals from {bootstrap['samples']} "
+        f"resamples of {bootstrap['groups']} {bootstrap['unit']}s (seed {bootstrap['seed']}): resampling "
+        "patients keeps correlated slices of one patient together, so the intervals are not falsely narrow.",
+        "",
+        "## Per class",
+        "",
+        "| class | support | precision | recall | F1 | ROC-AUC |",
+        "|---|---:|---|---|---|---|",
+    ]
+    for name in classes:
+        scores = metrics["per_class"][name]
+        lines.append(_row([name, scores["support"], *_score_cells(scores)]))
+    lines.append(_row(["**macro**", metrics["count"], *_score_cells(macro)]))
+    lines += [
+        "",
+        "## Confusion matrix (rows true, columns predicted)",
+        "",
+        _row(["true \\ predicted", *classes]),
+        "|---|" + "---:|" * len(classes),
+    ]
+    for name, counts in zip(classes, metrics["confusion_matrix"], strict=True):
+        lines.append(_row([name, *counts]))
+    predicted = ", ".join(f"{name} {count}" for name, count in metrics["predicted_counts"].items())
+    lines += ["", f"Predicted class counts: {predicted}.", "", "![confusion matrix](confusion_matrix.png)"]
+    if metrics.get("by_severity"):
+        lines += ["", "## Accuracy by severity", "", "| severity | images | accuracy (Wilson 95 % CI) |"]
+        lines.append("|---|---:|---|")
+        for severity, entry in metrics["by_severity"].items():
+            lines.append(_row([severity, entry["count"], format_estimate(entry["accuracy"])]))
+    lines += [
+        "",
+        "> Research use only, not for diagnosis. Scores on the synthetic phantom say nothing about "
+        "accuracy on patients.",
+        "",
+    ]
+    return "\n".join(lines)
