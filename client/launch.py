@@ -25,6 +25,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP_SCRIPT = Path(__file__).resolve().with_name("app.py")
 CONFIG_FILE = PROJECT_ROOT / ".streamlit" / "config.toml"
 URL_VARIABLE = "EMPHYSEMA_TRITON_URL"
+# Streamlit's web server (Starlette) spools an upload over 1 MiB to an unnamed file in the temporary
+# folder while it arrives. Where the system has a memory filesystem, the app's temporary folder is
+# put there, so uploaded scans never reach a disk.
+MEMORY_TEMP_DIRECTORY = Path("/dev/shm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +77,19 @@ def streamlit_command(settings: AppSettings) -> list[str]:
     return command
 
 
+def app_environment(settings: AppSettings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the app runs in: the Triton address, and a temporary folder in memory if possible.
+
+    Args:
+        settings: the app settings (for the Triton address).
+        base: the environment to extend; defaults to ``os.environ``.
+    """
+    environment = {**(os.environ if base is None else base), URL_VARIABLE: settings.triton_url}
+    if MEMORY_TEMP_DIRECTORY.is_dir() and os.access(MEMORY_TEMP_DIRECTORY, os.W_OK | os.X_OK):
+        environment["TMPDIR"] = str(MEMORY_TEMP_DIRECTORY)
+    return environment
+
+
 def start_app(settings: AppSettings) -> subprocess.Popen:
     """Start the Streamlit app in the background and return its process.
 
@@ -82,8 +99,7 @@ def start_app(settings: AppSettings) -> subprocess.Popen:
     if not CONFIG_FILE.is_file():
         raise FileNotFoundError(f"{CONFIG_FILE} is missing: the app's safe settings (upload limit, XSRF, no "
                                 "error details) live there. Run the app from a checkout of the repository.")
-    environment = {**os.environ, URL_VARIABLE: settings.triton_url}
-    return subprocess.Popen(streamlit_command(settings), cwd=PROJECT_ROOT, env=environment)
+    return subprocess.Popen(streamlit_command(settings), cwd=PROJECT_ROOT, env=app_environment(settings))
 
 
 def wait_until_serving(settings: AppSettings, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
@@ -99,7 +115,8 @@ def wait_until_serving(settings: AppSettings, process: subprocess.Popen, timeout
                                f"(is port {settings.port} already in use?)")
         try:
             with urllib.request.urlopen(f"{settings.local_url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
+                # Streamlit answers "ok"; another server on the port (say Triton's metrics) may answer 200.
+                if response.status == 200 and response.read(16).strip() == b"ok":
                     return
         except (urllib.error.URLError, OSError):
             pass

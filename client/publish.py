@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -111,6 +112,25 @@ def check_not_triton_port(port: int, triton_url: str) -> None:
                            "exposed; publish the web app's port (--port, default 8501)")
 
 
+def check_port_free(port: int, address: str) -> None:
+    """Refuse a port something already listens on: the tunnel may only lead to the app started here.
+
+    Triton on non-default ports (its HTTP or metrics port) is the dangerous case: the tunnel would
+    expose it while the app fails to bind.
+
+    Raises:
+        PublishError: the port is taken.
+    """
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free
+        try:
+            probe.bind((address, port))
+        except OSError:
+            raise PublishError(f"refusing to publish port {port}: another program already listens on it "
+                               "(perhaps Triton on a non-default port), and the tunnel may only lead to the "
+                               "web app this command starts; choose a free --port") from None
+
+
 def open_tunnel(port: int, policy: dict | None, token: str, ngrok_path: str | None) -> str:
     """Open an ngrok HTTP tunnel to the local port with the policy; return the public URL."""
     config = conf.PyngrokConfig(auth_token=token, ngrok_path=ngrok_path)
@@ -153,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise PublishError(f"set {TOKEN_VARIABLE} to your ngrok authtoken "
                                "(https://dashboard.ngrok.com/get-started/your-authtoken)")
         settings = AppSettings(port=arguments.port, triton_url=arguments.url)
+        check_port_free(settings.port, settings.address)
     except (PublishError, ValueError) as error:
         print(f"emphysema publish: {error}", file=sys.stderr)
         return 2

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 # Triton answers UNAVAILABLE for these too, but retrying cannot help.
 _UNKNOWN_MODEL_HINTS = ("unknown model", "is not found", "is not ready")
 _RESTRICTED_HINT = "protocol is restricted"
+# A known model with no loaded version: Triton is unloading it (stopping or restarting) or it failed
+# to load. The name is right, so this is worth retrying, unlike an unknown name.
+_UNLOADED_HINT = "has no available versions"
 
 
 def status_name(error: InferenceServerException) -> str:
@@ -45,6 +48,10 @@ def translate_error(
     if _RESTRICTED_HINT in lowered:
         return TritonError(f"Triton at {url} refused to {action}: that API is restricted on this server "
                            f"({detail})", status)
+    if _UNLOADED_HINT in lowered:
+        return TritonUnavailableError(
+            f"Triton at {url} has no loaded version of the model right now: it may be stopping or "
+            f"restarting, or the model failed to load (see Triton's log) ({tries}: {detail})", status)
     if any(hint in lowered for hint in _UNKNOWN_MODEL_HINTS):
         return ModelNotFoundError(
             f"Triton at {url} could not {action}: {detail}. Check the model name (`--model`) and that "

@@ -7,6 +7,7 @@ imported lazily, so a client-only install (no TensorFlow) can run `predict` and 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"emphysema: unknown subcommand {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module_name, _ = SUBCOMMANDS[name]
+    # TensorFlow's C++ start-up chatter (oneDNN, CPU features) is noise to a user; errors still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:

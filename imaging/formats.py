@@ -15,6 +15,9 @@ MINIMUM_IMAGE_SIDE = 32
 MAXIMUM_IMAGE_SIDE = 4096
 # A 4096x4096 slice at 32 bits is 64 MiB; anything far above that is not one slice.
 MAXIMUM_FILE_BYTES = 256 * 1024 * 1024
+# Decoded pixels may not exceed one 4096x4096 32-bit slice: a small compressed file (a zlib TIFF of
+# float64 RGBA) can otherwise claim hundreds of MiB within the side limit.
+MAXIMUM_DECODED_BYTES = MAXIMUM_IMAGE_SIDE * MAXIMUM_IMAGE_SIDE * 4
 # HU below this lie outside the scanner's field of view (padding such as -2000 or -3024), not in
 # the patient: air is -1024. They become NaN so statistics and the window ignore them.
 OUT_OF_FIELD_HU = -1500.0

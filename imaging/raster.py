@@ -19,7 +19,14 @@ import tifffile
 from PIL import Image
 
 from imaging.errors import ScanReadError
-from imaging.formats import JPEG, PNG, check_hounsfield_maximum, check_image_size, mask_out_of_field
+from imaging.formats import (
+    JPEG,
+    MAXIMUM_DECODED_BYTES,
+    PNG,
+    check_hounsfield_maximum,
+    check_image_size,
+    mask_out_of_field,
+)
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
 from imaging.scan import Scan
 
@@ -77,6 +84,11 @@ def read_tiff(data: bytes, name: str) -> Scan:
             if not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4))):
                 raise ScanReadError(name, f"a TIFF of shape {shape} is not a single 2-D slice")
             check_image_size(shape[0], shape[1], name)
+            if page.nbytes > MAXIMUM_DECODED_BYTES:
+                raise ScanReadError(
+                    name, f"the TIFF's {page.dtype} pixels of shape {shape} would take "
+                    f"{page.nbytes / 2**20:.0f} MiB; at most {MAXIMUM_DECODED_BYTES // 2**20} MiB is "
+                    "accepted (refused before decoding)")
             values = page.asarray()
             offset = _offset_from_text(str(page.description or ""), name)
     except ScanReadError:

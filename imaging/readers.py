@@ -8,6 +8,8 @@ message names the file and never contains patient data.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from imaging.dicom import read_dicom_dataset, scan_from_dicom_dataset
@@ -57,7 +59,8 @@ def read_source_bytes(source: str | Path | bytes, name: str | None = None) -> tu
     """Return the bytes of a path or upload and the name to report it by.
 
     Raises:
-        ScanReadError: the path is missing, a folder, unreadable or larger than ``MAXIMUM_FILE_BYTES``.
+        ScanReadError: the path is missing, a folder, not a regular file (a device or pipe), unreadable
+            or larger than ``MAXIMUM_FILE_BYTES``.
         TypeError: ``source`` is neither a path nor bytes.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -73,12 +76,19 @@ def read_source_bytes(source: str | Path | bytes, name: str | None = None) -> tu
     try:
         if path.is_dir():
             raise ScanReadError(name, "this is a folder, not an image file")
-        size = path.stat().st_size
-        if size > MAXIMUM_FILE_BYTES:
-            raise ScanReadError(
-                name, f"the file is {size // 2**20} MiB; at most {MAXIMUM_FILE_BYTES // 2**20} MiB"
-            )
-        return path.read_bytes(), name
+        # Non-blocking, so opening a named pipe cannot hang; then only regular files are read, and
+        # never more than the limit (a device such as /dev/zero reports size 0 and never ends).
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
+            status = os.fstat(file.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise ScanReadError(name, "not a regular file (a device, pipe or socket cannot hold a scan)")
+            if status.st_size > MAXIMUM_FILE_BYTES:
+                raise ScanReadError(name, f"the file is {status.st_size // 2**20} MiB; at most "
+                                          f"{MAXIMUM_FILE_BYTES // 2**20} MiB")
+            data = file.read(MAXIMUM_FILE_BYTES + 1)
+        if len(data) > MAXIMUM_FILE_BYTES:
+            raise ScanReadError(name, f"the file grew past {MAXIMUM_FILE_BYTES // 2**20} MiB while read")
+        return data, name
     except FileNotFoundError:
         raise ScanReadError(name, "no such file") from None
     except OSError as error:
