@@ -20,7 +20,7 @@ demo: install
 test: install
 	$(BIN)/pytest -m "not gpu" --timeout=900
 
-install: system-packages $(INSTALLED)
+install: system-packages $(INSTALLED) $(BIN)/perf_analyzer
 
 # Debian packages: libb64 for perf_analyzer, Chromium and its driver for the browser tests.
 system-packages:
@@ -36,6 +36,10 @@ $(BIN)/python:
 $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
+
+# perf_analyzer from the tritonclient 2.50.0 wheel (newer ones need glibc 2.38); idempotent.
+$(BIN)/perf_analyzer: | $(INSTALLED)
+	bash bench/install_perf_analyzer.sh $(VENV)
 
 lint: install
 	$(BIN)/ruff check .

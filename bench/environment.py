@@ -1,0 +1,97 @@
+"""The machine and software a benchmark ran on, so its figures can be read (and doubted) later."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+# Packages whose versions change the figures.
+RECORDED_PACKAGES: tuple[str, ...] = (
+    "numpy",
+    "onnx",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "tritonclient",
+    "nvidia-pytriton",
+    "matplotlib",
+)
+# CPU features that decide how fast float32 and int8 convolutions can be.
+RECORDED_CPU_FLAGS: tuple[str, ...] = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_int8",
+    "avx512_bf16",
+)
+
+
+def cpu_facts(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """CPU model, usable cores and the vector features that matter here (Linux; best effort elsewhere)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return {
+        "model": model,
+        "cores": cores,
+        "machine": platform.machine(),
+        "flags": [flag for flag in RECORDED_CPU_FLAGS if flag in flags],
+    }
+
+
+def memory_gib(meminfo: Path = Path("/proc/meminfo")) -> float | None:
+    """Total memory in GiB, or None where /proc/meminfo does not exist."""
+    if not meminfo.is_file():
+        return None
+    for line in meminfo.read_text(encoding="utf-8").splitlines():
+        if line.startswith("MemTotal:"):
+            return round(int(line.split()[1]) / 1024**2, 1)
+    return None
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (other work on the machine skews every figure)."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that matter (those not installed are left out)."""
+    versions = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def describe_environment() -> dict[str, Any]:
+    """Everything above, plus the OS and the time, JSON-ready."""
+    return {
+        "cpu": cpu_facts(),
+        "memory_gib": memory_gib(),
+        "os": platform.platform(),
+        "load_average_at_start": load_average(),
+        "packages": package_versions(),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,252 @@
+"""Drive Triton's perf_analyzer as a subprocess and parse the CSV it writes.
+
+perf_analyzer comes from the tritonclient 2.50.0 wheel (bench/install_perf_analyzer.sh puts it in
+the virtual environment's bin). It links against libb64 (Debian libb64-0d) and libcudart.so.12,
+which the PyPI wheel nvidia-cuda-runtime-cu12 provides; that wheel's lib folder is put on
+LD_LIBRARY_PATH for the subprocess only. Results are read from the `-f` CSV, never from the screen.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import dataclasses
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.settings import BenchError
+
+BINARY_NAME = "perf_analyzer"
+INSTALL_HINT = (
+    "install it with `make install` (runs bench/install_perf_analyzer.sh), which puts the "
+    "tritonclient 2.50.0 wheel's perf_analyzer into .venv/bin"
+)
+# CSV column -> our key. Latencies in the CSV are microseconds; we store milliseconds.
+LATENCY_COLUMNS: dict[str, str] = {
+    "p50 latency": "p50_latency_ms",
+    "p90 latency": "p90_latency_ms",
+    "p95 latency": "p95_latency_ms",
+    "p99 latency": "p99_latency_ms",
+    "Client Send": "client_send_ms",
+    "Network+Server Send/Recv": "network_server_send_receive_ms",
+    "Server Queue": "server_queue_ms",
+    "Server Compute Input": "server_compute_input_ms",
+    "Server Compute Infer": "server_compute_infer_ms",
+    "Server Compute Output": "server_compute_output_ms",
+    "Client Recv": "client_receive_ms",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PerfAnalyzer:
+    """A located, working perf_analyzer.
+
+    Attributes:
+        binary: the executable.
+        environment: the environment to run it in (LD_LIBRARY_PATH with libcudart).
+        version: what `--version` printed.
+    """
+
+    binary: Path
+    environment: dict[str, str]
+    version: str
+
+
+def cuda_runtime_library_folder() -> Path:
+    """Return the lib folder of the nvidia-cuda-runtime-cu12 wheel (libcudart.so.12).
+
+    Raises:
+        BenchError: when the wheel is not installed.
+    """
+    spec = importlib.util.find_spec("nvidia.cuda_runtime")
+    if spec is None or not spec.submodule_search_locations:
+        raise BenchError(
+            "perf_analyzer needs libcudart.so.12 from the nvidia-cuda-runtime-cu12 wheel: "
+            "pip install 'nvidia-cuda-runtime-cu12~=12.0' (part of the project's bench extra)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "lib"
+
+
+def locate_perf_analyzer() -> PerfAnalyzer:
+    """Find perf_analyzer (the venv's bin first, then PATH) and check that it starts.
+
+    Raises:
+        BenchError: when it is missing or cannot start (a shared library is missing), with the fix.
+    """
+    candidate = Path(sys.executable).parent / BINARY_NAME
+    found = candidate if candidate.is_file() else shutil.which(BINARY_NAME)
+    if found is None:
+        raise BenchError(f"{BINARY_NAME} not found in {candidate.parent} or on PATH; {INSTALL_HINT}")
+    environment = dict(os.environ)
+    environment["LD_LIBRARY_PATH"] = os.pathsep.join(
+        filter(None, [str(cuda_runtime_library_folder()), environment.get("LD_LIBRARY_PATH", "")])
+    )
+    try:
+        completed = subprocess.run(
+            [str(found), "--version"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except OSError as error:
+        raise BenchError(f"{found}: cannot be executed ({error}); {INSTALL_HINT}") from error
+    output = (completed.stdout + completed.stderr).strip()
+    if completed.returncode != 0:
+        hint = " (install the Debian package libb64-0d)" if "libb64" in output else ""
+        raise BenchError(f"{found} does not start{hint}: {output[-500:]}")
+    return PerfAnalyzer(binary=Path(found), environment=environment, version=output.splitlines()[-1])
+
+
+def write_input_data(images: np.ndarray, input_name: str, path: Path) -> Path:
+    """Write perf_analyzer's `--input-data` JSON: one request per image, uint8 bytes in base64.
+
+    Args:
+        images: uint8 ``(N, H, W, 1)``, the same synthetic scans every other path uses.
+        input_name: the model's input tensor name.
+        path: where to write the JSON.
+
+    Returns:
+        ``path``.
+    """
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise BenchError(f"perf_analyzer input must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
+    entries = [
+        {
+            input_name: {
+                "b64": base64.b64encode(np.ascontiguousarray(image).tobytes()).decode("ascii"),
+                "shape": list(image.shape),
+            }
+        }
+        for image in images
+    ]
+    path.write_text(json.dumps({"data": entries}), encoding="utf-8")
+    return path
+
+
+def perf_analyzer_arguments(
+    model: str,
+    url: str,
+    concurrency: int,
+    input_data: Path,
+    csv_path: Path,
+    measurement_interval_ms: int,
+    max_trials: int,
+    stability_percentage: int,
+) -> list[str]:
+    """Return perf_analyzer's command-line arguments for one concurrency level over gRPC."""
+    return [
+        "-m",
+        model,
+        "-i",
+        "grpc",
+        "-u",
+        url,
+        "--concurrency-range",
+        f"{concurrency}:{concurrency}",
+        "--input-data",
+        str(input_data),
+        "--measurement-interval",
+        str(measurement_interval_ms),
+        "--max-trials",
+        str(max_trials),
+        "--stability-percentage",
+        str(stability_percentage),
+        "-f",
+        str(csv_path),
+    ]
+
+
+def run_perf_analyzer(
+    analyzer: PerfAnalyzer, arguments: list[str], log_path: Path, timeout_seconds: float
+) -> None:
+    """Run perf_analyzer, appending its screen output to ``log_path`` for people (never parsed).
+
+    Raises:
+        BenchError: when it fails or times out, quoting the end of its output.
+    """
+    command = [str(analyzer.binary), *arguments]
+    try:
+        completed = subprocess.run(
+            command,
+            env=analyzer.environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout_seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise BenchError(
+            f"perf_analyzer did not finish within {timeout_seconds:.0f} s: {' '.join(command)}"
+        ) from error
+    with log_path.open("a", encoding="utf-8") as log:  # a retried level keeps every attempt's output
+        log.write(f"$ {' '.join(command)}\n{completed.stdout}{completed.stderr}\n")
+    if completed.returncode != 0:
+        tail = (completed.stdout + completed.stderr).strip()[-800:]
+        raise BenchError(f"perf_analyzer failed (exit {completed.returncode}; full log {log_path}): {tail}")
+
+
+def parse_perf_csv(path: Path) -> list[dict[str, Any]]:
+    """Parse perf_analyzer's `-f` CSV into one dictionary per concurrency level.
+
+    Returns:
+        Rows with ``concurrency``, ``throughput`` (inferences/s) and latencies in milliseconds.
+
+    Raises:
+        BenchError: naming the file, when it is missing or lacks the expected columns.
+    """
+    if not path.is_file():
+        raise BenchError(f"{path}: perf_analyzer wrote no CSV")
+    with path.open(newline="", encoding="utf-8") as handle:
+        # perf_analyzer appends extra sections (e.g. metrics) after a blank line: stop there.
+        lines = _first_block(handle)
+    rows = list(csv.DictReader(lines))
+    required = {"Concurrency", "Inferences/Second", *LATENCY_COLUMNS}
+    if not rows or not required <= set(rows[0]):
+        missing = sorted(required - set(rows[0])) if rows else sorted(required)
+        raise BenchError(f"{path}: not a perf_analyzer CSV (missing columns {missing})")
+    parsed = []
+    for row in rows:
+        entry: dict[str, Any] = {
+            "concurrency": int(row["Concurrency"]),
+            "throughput": float(row["Inferences/Second"]),
+        }
+        entry.update({key: float(row[column]) / 1000.0 for column, key in LATENCY_COLUMNS.items()})
+        parsed.append(entry)
+    return parsed
+
+
+def _first_block(handle) -> list[str]:
+    lines = []
+    for line in handle:
+        if not line.strip():
+            break
+        lines.append(line)
+    return lines
+
+
+def merge_perf_csv(paths: list[Path], destination: Path) -> Path:
+    """Join one-level perf_analyzer CSVs into one: the header once, then every row verbatim.
+
+    Raises:
+        BenchError: when the files' headers differ (they came from different perf_analyzer versions).
+    """
+    header, rows = None, []
+    for path in paths:
+        with path.open(encoding="utf-8") as handle:
+            lines = _first_block(handle)
+        if header is not None and lines[0] != header:
+            raise BenchError(f"{path}: its CSV header differs from {paths[0]}'s")
+        header = lines[0]
+        rows += lines[1:]
+    destination.write_text("".join([header or "", *rows]), encoding="utf-8")
+    return destination

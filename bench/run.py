@@ -1,0 +1,109 @@
+"""`emphysema bench`: Triton over gRPC against in-process Keras and onnxruntime, and the compute ceiling.
+
+One run measures, on the same exported model and the same synthetic inputs: the paper's Keras
+`model.predict` per image; onnxruntime in process at batch 1 and its best batch; Triton under
+perf_analyzer with dynamic batching on and off (and the int8 export, if any); a float32 matmul
+as the machine's ceiling. It writes results.json, report.md, the plot and the raw CSVs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.pipeline import run_bench
+from bench.settings import QUICK_OVERRIDES, BenchError, BenchSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `emphysema bench` command line; defaults come from BenchSettings."""
+    defaults = BenchSettings()
+    parser = argparse.ArgumentParser(prog="emphysema bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model", default=defaults.model, help="model name in the repository (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repository",
+        type=Path,
+        default=defaults.repository,
+        help="the exported model repository (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=defaults.out, help="results folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--version", type=int, help="fp32 export version to measure (default: the newest fp32)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=defaults.threads,
+        help="onnxruntime threads for every path (default: all %(default)s cores)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: concurrency 1 and 8, short windows, small matmul (under 2 minutes)",
+    )
+    parser.add_argument(
+        "--skip-int8", action="store_true", help="do not measure an int8 export even if one exists"
+    )
+    return parser
+
+
+def resolve_settings(arguments: argparse.Namespace) -> BenchSettings:
+    """Turn the parsed arguments into settings (quick mode replaces the run-length defaults)."""
+    chosen = {
+        "model": arguments.model,
+        "repository": arguments.repository,
+        "out": arguments.out,
+        "version": arguments.version,
+        "threads": arguments.threads,
+        "include_int8": not arguments.skip_int8,
+    }
+    return BenchSettings(**{**(QUICK_OVERRIDES if arguments.quick else {}), **chosen})
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Move a finished run's files into ``out``, replacing the previous run's files of the same names."""
+    out.mkdir(parents=True, exist_ok=True)
+    for entry in staging.iterdir():
+        target = out / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `emphysema bench`; return 0 on success, 1 when something could not be measured."""
+    arguments = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from deploy.errors import ServeError
+
+    command = " ".join(["emphysema bench", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        settings = resolve_settings(arguments)
+        settings.out.parent.mkdir(parents=True, exist_ok=True)
+        # Build the results next to their destination and move them in at the end: a failed or
+        # interrupted run leaves the previous results as they were.
+        with tempfile.TemporaryDirectory(
+            prefix=f".{settings.out.name}-partial-", dir=settings.out.parent
+        ) as staging:
+            results = run_bench(settings, command, Path(staging))
+            publish(Path(staging), settings.out)
+    except (BenchError, ServeError, OSError) as error:
+        print(f"emphysema bench: error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"bench: wrote {settings.out / 'report.md'} and results.json in {results['duration_seconds']:.0f} s"
+    )
+    for goal in results["goals"]:
+        verdict = "not measured" if goal["met"] is None else ("met" if goal["met"] else "MISSED")
+        measured = "" if goal["measured"] is None else f"{goal['measured']:.2f} vs "
+        print(f"bench:   {goal['name']}: {measured}{goal['target']:g} -> {verdict}")
+    return 0

@@ -1,0 +1,169 @@
+"""Unit checks of the bench's measuring parts: timing, FLOP counting, the matmul ceiling, inputs, settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from bench.baselines import available_gpu_providers, measure_gpu, measure_onnxruntime, open_session
+from bench.ceiling import matmul_flop, measure_ceiling
+from bench.flops import count_model_flops
+from bench.inputs import batch_of, synthetic_inputs
+from bench.settings import BenchError, BenchSettings, quick_settings
+from bench.timing import time_calls
+
+
+def test_time_calls_respects_minimum_calls_and_maximum():
+    calls = []
+    timing = time_calls(
+        lambda: calls.append(1),
+        items_per_call=4,
+        minimum_seconds=10.0,
+        minimum_calls=5,
+        maximum_calls=7,
+        warmup_calls=2,
+    )
+    assert len(timing.call_seconds) == 7  # capped by maximum_calls, not the 10 s
+    assert len(calls) == 9  # plus the two untimed warm-up calls
+    summary = timing.summary()
+    assert summary["batch_size"] == 4 and summary["calls"] == 7
+    assert summary["throughput"] == pytest.approx(4 * 7 / sum(timing.call_seconds))
+    assert 0 < summary["p50_latency_ms"] <= summary["p95_latency_ms"] <= summary["p99_latency_ms"]
+
+
+def _graph_with_known_arithmetic() -> onnx.ModelProto:
+    """Conv 3x3 (1->8 channels, 16x16 -> 14x14), grouped Conv, flatten, Gemm (1568->10), MatMul (10->4)."""
+    rng = np.random.default_rng(0)
+    weights = {
+        "conv_w": rng.normal(size=(8, 1, 3, 3)),
+        "group_w": rng.normal(size=(8, 2, 1, 1)),
+        "gemm_w": rng.normal(size=(1568, 10)),
+        "matmul_w": rng.normal(size=(10, 4)),
+    }
+    initializers = [
+        numpy_helper.from_array(value.astype(np.float32), name) for name, value in weights.items()
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "conv_w"], ["conv"]),
+        helper.make_node("Conv", ["conv", "group_w"], ["grouped"], group=4),
+        helper.make_node("Flatten", ["grouped"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "gemm_w"], ["dense"]),
+        helper.make_node("MatMul", ["dense", "matmul_w"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "known",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_flops_counts_conv_gemm_and_matmul_at_batch_one(tmp_path):
+    path = tmp_path / "known.onnx"
+    onnx.save(_graph_with_known_arithmetic(), path)
+    flops = count_model_flops(path)
+    conv = 8 * 14 * 14 * (1 * 3 * 3)
+    grouped = 8 * 14 * 14 * (2 * 1 * 1)  # each output channel sees in_channels / group = 2 inputs
+    assert flops.macs_by_op == {"Conv": conv + grouped, "Gemm": 1568 * 10, "MatMul": 10 * 4}
+    assert flops.counted_nodes == 4
+    assert flops.gflops == pytest.approx(2 * (conv + grouped + 15680 + 40) / 1e9)
+
+
+def test_flops_refuses_a_file_that_is_not_onnx(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"not a protobuf at all")
+    with pytest.raises(ValueError, match="model.onnx"):
+        count_model_flops(path)
+
+
+def test_ceiling_reports_the_faster_matmul():
+    ceiling = measure_ceiling(size=256, threads=1, minimum_seconds=0.1)
+    assert matmul_flop(256) == 2 * 256**3
+    for library in ("numpy", "onnxruntime"):
+        assert ceiling[library]["gflops_per_second"] > 0
+        assert ceiling[library]["calls"] >= 5
+    assert ceiling["gflops_per_second"] == max(
+        ceiling["numpy"]["gflops_per_second"], ceiling["onnxruntime"]["gflops_per_second"]
+    )
+    assert ceiling["source"] in {"numpy", "onnxruntime"}
+
+
+def test_synthetic_inputs_follow_the_contract_and_are_reproducible():
+    images = synthetic_inputs(5, 40, seed=3)
+    assert images.shape == (5, 40, 40, 1) and images.dtype == np.uint8
+    assert np.array_equal(images, synthetic_inputs(5, 40, seed=3))
+    assert len({image.tobytes() for image in images}) == 5  # distinct scans, not one repeated
+    assert np.array_equal(batch_of(images, 7)[5:], images[:2])
+
+
+def test_onnxruntime_baseline_and_gpu_path_on_the_cpu(tiny_repository):
+    onnx_path = tiny_repository.onnx_path
+    images = synthetic_inputs(3, 32)
+    measured = measure_onnxruntime(open_session(onnx_path, threads=1), images, (1, 4), minimum_seconds=0.1)
+    assert [entry["batch_size"] for entry in measured["batches"]] == [1, 4]
+    assert measured["best"]["throughput"] == max(entry["throughput"] for entry in measured["batches"])
+    assert measured["batch_1"]["batch_size"] == 1 and measured["provider"] == "CPUExecutionProvider"
+
+
+def test_gpu_measurement_skips_cleanly_without_a_gpu(tiny_repository):
+    if available_gpu_providers():
+        pytest.skip("this machine has a GPU provider; the gpu-marked test measures it")
+    result = measure_gpu(
+        tiny_repository.onnx_path,
+        synthetic_inputs(2, 32),
+        (1, 2),
+        threads=1,
+        minimum_seconds=0.1,
+    )
+    assert set(result) == {"skipped"}
+    assert "CPUExecutionProvider" in result["skipped"]
+
+
+@pytest.mark.gpu
+def test_gpu_measurement_on_a_real_gpu(tiny_repository):
+    if not available_gpu_providers():
+        pytest.skip("no CUDA/TensorRT execution provider in this onnxruntime")
+    result = measure_gpu(
+        tiny_repository.onnx_path,
+        synthetic_inputs(4, 32),
+        (1, 8, 64),
+        threads=1,
+        minimum_seconds=0.5,
+    )
+    measured = [entry for entry in result["providers"].values() if "skipped" not in entry]
+    assert measured, result
+    for entry in measured:
+        assert [batch["batch_size"] for batch in entry["batches"]] == [1, 8, 64]
+        assert all(batch["throughput"] > 0 for batch in entry["batches"])
+
+
+def test_settings_reject_bad_values_and_quick_mode_keeps_the_comparison_level():
+    quick = quick_settings()
+    assert quick.quick and quick.comparison_concurrency in quick.concurrency_levels
+    assert BenchSettings().concurrency_levels == tuple(range(1, 17))
+    with pytest.raises(BenchError, match="comparison_concurrency"):
+        BenchSettings(concurrency_start=1, concurrency_end=4)
+    with pytest.raises(BenchError, match="threads"):
+        BenchSettings(threads=0)
+    with pytest.raises(BenchError, match="batch_sizes"):
+        BenchSettings(batch_sizes=())
+
+
+@pytest.mark.slow
+def test_version_selection_reads_the_model_cards(bench_repository, tmp_path):
+    from bench.model_source import select_versions
+
+    fp32, int8 = select_versions(bench_repository, "inceptionv3", None)
+    assert (fp32.version, fp32.precision, int8.version, int8.precision) == (1, "fp32", 2, "int8")
+    assert fp32.keras_path is not None and fp32.keras_path.name == "model.keras" and fp32.keras_path.is_file()
+    assert "accuracy_change" in int8.accuracy_change
+    with pytest.raises(BenchError, match="version 2 is exported at int8"):
+        select_versions(bench_repository, "inceptionv3", 2)
+    with pytest.raises(BenchError, match="version 9 is not exported"):
+        select_versions(bench_repository, "inceptionv3", 9)
+    with pytest.raises(BenchError, match="resnet50/config.pbtxt: not found"):
+        select_versions(bench_repository, "resnet50", None)
