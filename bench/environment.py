@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
 import os
 import platform
 from pathlib import Path
 from typing import Any
+
+from emphysema.versions import package_versions
 
 # Packages whose versions change the figures.
 RECORDED_PACKAGES: tuple[str, ...] = (
@@ -74,17 +75,6 @@ def load_average() -> list[float] | None:
         return None
 
 
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that matter (those not installed are left out)."""
-    versions = {"python": platform.python_version()}
-    for name in RECORDED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def describe_environment() -> dict[str, Any]:
     """Everything above, plus the OS and the time, JSON-ready."""
     return {
@@ -92,6 +82,6 @@ def describe_environment() -> dict[str, Any]:
         "memory_gib": memory_gib(),
         "os": platform.platform(),
         "load_average_at_start": load_average(),
-        "packages": package_versions(),
+        "packages": package_versions(RECORDED_PACKAGES),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
-import platform
 from pathlib import Path
 from typing import Any
 
+from emphysema.versions import package_versions
 from export.onnx_graph import TensorSignature
 from export.run_folder import TrainingRun
 from imaging.classes import CLASS_NAMES
@@ -25,17 +24,6 @@ RECORDED_PACKAGES: tuple[str, ...] = (
     "onnxconverter-common",
     "numpy",
 )
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the export toolchain (packages not installed are left out)."""
-    versions = {"python": platform.python_version()}
-    for name in RECORDED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 def describe_tensor(signature: TensorSignature) -> dict[str, Any]:
@@ -120,6 +108,6 @@ def build_model_card(
             "size_bytes": model_path.stat().st_size,
             "sha256": file_digest(model_path),
         },
-        "versions": package_versions(),
+        "versions": package_versions(RECORDED_PACKAGES),
         "settings": settings,
     }

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from imaging.classes import CLASS_NAMES
 from training.report import format_estimate
 from training.runs import write_text_atomically
 
 TABLE_FILES = ("comparison.md", "comparison.json", "comparison.png")
+# A model that puts more than this share of its test predictions in one class has nearly collapsed,
+# even if it predicts the other classes now and then.
+DOMINANT_SHARE = 0.75
 
 
 def render_table(document: dict) -> str:
@@ -53,6 +57,8 @@ def render_table(document: dict) -> str:
         "intervals are percentile bootstraps that resample patients. Macro averages weight the four classes "
         "equally.",
         "",
+        describe_learning(document["models"]),
+        "",
         "![comparison](comparison.png)",
         "",
         "> On synthetic phantom data these scores describe the pipelines on held-out synthetic patients, "
@@ -61,6 +67,71 @@ def render_table(document: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def dominant_class(row: dict) -> tuple[str, float]:
+    """The most often predicted class and its share of the test predictions (``("", 0.0)`` if unknown)."""
+    counts = row.get("predicted_counts") or {}
+    total = sum(counts.values())
+    if not total:
+        return "", 0.0
+    label = max(counts, key=counts.get)
+    return label, counts[label] / total
+
+
+def chance_accuracy(row: dict) -> float:
+    """Accuracy of always answering the test set's most common class (1/4 without a confusion matrix)."""
+    matrix = row.get("confusion_matrix")
+    if not matrix:
+        return 1.0 / len(CLASS_NAMES)
+    class_totals = [sum(true_row) for true_row in matrix]
+    return max(class_totals) / max(sum(class_totals), 1)
+
+
+def learns(row: dict, interval: str = "ci95") -> bool:
+    """Whether a model beats chance (its accuracy interval lies above it) and predicts several classes."""
+    bounds = row["accuracy"].get(interval)
+    return bool(bounds) and bounds[0] > chance_accuracy(row) and row["classes_predicted"] > 1
+
+
+def describe_learning(rows: list[dict]) -> str:
+    """One sentence, computed from the rows, saying which models learn and which do not (and why)."""
+    chance = max(chance_accuracy(row) for row in rows)
+    learning = [row["model"] for row in rows if learns(row)]
+    failing = []
+    for row in rows:
+        if learns(row):
+            continue
+        reasons = []
+        if row["classes_predicted"] <= 1:
+            reasons.append("predicts a single class")
+        bounds = row["accuracy"].get("ci95")
+        if not bounds or bounds[0] <= chance_accuracy(row):
+            reasons.append("accuracy interval reaches chance")
+        failing.append(f"{row['model']} ({', '.join(reasons)})")
+    sentence = (
+        f"Chance is {100 * chance:.1f} % (always the most common test class). "
+        f"Beat chance with the whole accuracy interval and predict more than one class: "
+        f"{', '.join(learning) or 'none'}; do not: {', '.join(failing) or 'none'}."
+    )
+    dominated = [
+        f"{row['model']} ({label} {100 * share:.0f} %)"
+        for row in rows
+        for label, share in [dominant_class(row)]
+        if share > DOMINANT_SHARE
+    ]
+    if dominated:
+        sentence += (
+            f" Nearly collapsed (over {100 * DOMINANT_SHARE:.0f} % of test predictions in one class): "
+            f"{', '.join(dominated)}."
+        )
+    strict = [row["model"] for row in rows if learns(row, "bootstrap_ci95")]
+    if any(row["accuracy"].get("bootstrap_ci95") for row in rows):
+        sentence += (
+            " Treating each patient's slices as one unit (patient-bootstrap accuracy interval), "
+            f"still above chance: {', '.join(strict) or 'none'}."
+        )
+    return sentence
 
 
 def write_comparison(document: dict, folder: Path) -> None:

@@ -90,7 +90,13 @@ def plot_comparison(rows: Sequence[dict], path: Path, title: str) -> None:
             positions + (offset - 1) * width, values, width, yerr=errors.tolist(), capsize=3, label=metric
         )
         axis.bar_label(bars, labels=[f"{value:.2f}" for value in values], fontsize=7, padding=2)
-    axis.axhline(0.25, color="grey", linestyle=":", linewidth=1, label="chance (4 classes)")
+    # Chance accuracy: always answering the test set's most common class (25 % when balanced).
+    from training.comparison_table import chance_accuracy
+
+    chance = max(chance_accuracy(row) for row in rows)
+    axis.axhline(
+        chance, color="grey", linestyle=":", linewidth=1, label=f"chance accuracy ({100 * chance:.0f} %)"
+    )
     axis.set_xticks(positions, [row["model"] for row in rows])
     axis.set_ylim(0, 1.1)
     axis.set_ylabel("score (95 % CI)")

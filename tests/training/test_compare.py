@@ -9,7 +9,13 @@ import pytest
 
 from training.compare import main as compare_main
 from training.compare import parse_models
-from training.comparison_table import render_table
+from training.comparison_table import (
+    chance_accuracy,
+    describe_learning,
+    dominant_class,
+    learns,
+    render_table,
+)
 from training.runs import load_split_paths
 
 
@@ -112,3 +118,42 @@ def test_the_table_renders_every_row_with_its_interval():
     assert "| simple_cnn | none | 75.0 % (60.0-86.0) |" in table
     assert "4 of 4" in table and "1.5 min" in table
     assert "40 test images from 12 patients" in table
+
+
+def _verdict_row(model: str, interval: list[float], classes: int, matrix=None) -> dict:
+    accuracy = {"value": sum(interval) / 2, "ci95": interval}
+    row = {"model": model, "accuracy": accuracy, "classes_predicted": classes}
+    if matrix is not None:
+        row["confusion_matrix"] = matrix
+    return row
+
+
+def test_the_learning_verdict_is_computed_from_the_rows():
+    rows = [
+        _verdict_row("simple_cnn", [0.40, 0.60], 3),
+        _verdict_row("resnet50", [0.20, 0.40], 4),
+        _verdict_row("efficientnetb0", [0.30, 0.50], 1),
+    ]
+    sentence = describe_learning(rows)
+    assert "Chance is 25.0 %" in sentence
+    assert "predict more than one class: simple_cnn;" in sentence
+    assert "resnet50 (accuracy interval reaches chance)" in sentence
+    assert "efficientnetb0 (predicts a single class)" in sentence
+
+
+def test_chance_is_the_most_common_test_class():
+    # 6 of 10 test images are NT: a model must beat 60 %, not 25 %.
+    matrix = [[6, 0, 0, 0], [2, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]
+    row = _verdict_row("inceptionv3", [0.45, 0.75], 2, matrix)
+    assert chance_accuracy(row) == pytest.approx(0.6)
+    assert not learns(row)
+    assert "do not: inceptionv3 (accuracy interval reaches chance)" in describe_learning([row])
+
+
+def test_a_near_collapse_is_named_with_its_share():
+    row = _verdict_row("efficientnetb0", [0.18, 0.36], 4)
+    row["predicted_counts"] = {"NT": 3, "CLE": 5, "PSE": 85, "PLE": 3}
+    assert dominant_class(row) == ("PSE", pytest.approx(85 / 96))
+    sentence = describe_learning([row, _verdict_row("simple_cnn", [0.34, 0.54], 4)])
+    assert "one class): efficientnetb0 (PSE 89 %)." in sentence
+    assert "simple_cnn (" not in sentence
