@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.ceiling import CEILING_EXCEEDED_LIMIT
 from bench.explanations import (
     FP32_BATCHING,
     FP32_NO_BATCHING,
@@ -21,13 +22,13 @@ GOALS: dict[str, tuple[float, str]] = {
     "serving_overhead": (0.9, "Triton best throughput >= 0.9 x in-process onnxruntime best throughput"),
     "triton_vs_keras": (3.0, "Triton >= 3 x the paper-style Keras single-image predict throughput"),
     "dynamic_batching_on_off": (1.15, "dynamic batching on >= 1.15 x off at the comparison concurrency"),
-    "achieved_vs_ceiling": (0.8, "served model GFLOP/s >= 0.8 x the matrix-multiply ceiling"),
+    "achieved_vs_ceiling": (0.8, "served model GFLOP/s >= 0.8 x the compute ceiling (fastest dense kernel)"),
     "int8_vs_fp32": (1.5, "int8 served by Triton >= 1.5 x the fp32 throughput"),
 }
 
 
 def achieved_compute(results: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Throughput x the model's FLOPs per image, and its fraction of the matmul ceiling, per path."""
+    """Throughput x the model's FLOPs per image, and its fraction of the compute ceiling, per path."""
     gflop = results["model"]["fp32"]["gflop_per_image"]
     ceiling = results["ceiling"]["gflops_per_second"]
     paths = {
@@ -96,9 +97,9 @@ def compute_ratios(results: dict[str, Any], comparison_concurrency: int) -> dict
         "achieved_vs_ceiling": _ratio(
             "Triton best, model GFLOP/s",
             achieved[f"triton_{FP32_BATCHING}"]["gflops_per_second"],
-            f"float32 matmul ceiling ({results['ceiling']['source']})",
+            f"dense float32 kernel ceiling ({results['ceiling']['source'].replace('_', ' ')})",
             results["ceiling"]["gflops_per_second"],
-            "distance to the hardware limit (1.0 = as efficient as a large matrix multiply)",
+            "distance to the hardware limit (1.0 = as efficient as the fastest dense kernel)",
         ),
         "p99_over_p50_at_concurrency_1": _ratio(
             f"p99 latency at concurrency {first['concurrency']}",
@@ -135,9 +136,22 @@ def assess_goals(results: dict[str, Any], ratios: dict[str, Any], concurrency: i
             assessed.append(entry)
             continue
         measured = ratios[name]["value"]
+        if name == "achieved_vs_ceiling" and measured > CEILING_EXCEEDED_LIMIT:
+            entry.update({"measured": measured, "met": None, "why": _spoiled_ceiling(results, measured)})
+            assessed.append(entry)
+            continue
         # margin +0.10: 10 % above the target; -0.25: 25 % short of it.
         entry.update({"measured": measured, "met": measured >= target, "margin": measured / target - 1})
         if not entry["met"]:
             entry["why"], entry["what_would_close_it"] = explain_missed_goal(name, results, concurrency)
         assessed.append(entry)
     return assessed
+
+
+def _spoiled_ceiling(results: dict[str, Any], measured: float) -> str:
+    measurements = results["ceiling"].get("measurements", [results["ceiling"]["gflops_per_second"]])
+    return (
+        f"not judged: the served model ran at {measured:.2f}x the compute ceiling, which no model "
+        f"does; the ceiling ({', '.join(f'{value:.0f}' for value in measurements)} GFLOP/s) was measured "
+        "while other work slowed the cores; re-run the bench on a quiet machine"
+    )

@@ -124,7 +124,7 @@ def _achieved_vs_ceiling(results: dict[str, Any], concurrency: int) -> tuple[str
     why = (
         f"{convolutions:.0%} of the model's arithmetic is convolutions, which onnxruntime runs at "
         f"{in_process:.0%} of "
-        "the matmul ceiling even in process (im2col and packing, NHWC<->NCHW transposes from tf2onnx, "
+        "the compute ceiling even in process (im2col and packing, NHWC<->NCHW transposes from tf2onnx, "
         "memory-bound "
         "element-wise ops, small late feature maps); serving then adds its own overhead"
     )
@@ -148,9 +148,9 @@ def _int8(results: dict[str, Any], concurrency: int) -> tuple[str, str]:
         f"{', '.join(features) or 'none'}"
     )
     fix = (
-        "let onnxruntime fuse QDQ into QLinearConv (graph optimisation level ALL), quantize only the "
-        "Conv/MatMul-"
-        "heavy part, or the QOperator format for CPU serving"
+        "export with `--int8-activations uint8`: onnxruntime's x86 kernels fuse uint8 activations with int8 "
+        "weights into integer convolutions (VNNI), while signed activations, kept for TensorRT, mostly pay "
+        "for quantizing and dequantizing; or quantize only the Conv-heavy part"
     )
     return why, fix
 

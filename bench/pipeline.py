@@ -1,7 +1,7 @@
 """The benchmark run itself: measure every path on the same model and inputs, then write the results.
 
 Order: locate perf_analyzer (fail fast), pick the exported versions, make the inputs, measure in
-process (matmul ceiling, onnxruntime, Keras, GPU providers), serve the variants with Triton under
+process (compute ceiling, onnxruntime, Keras, GPU providers), serve the variants with Triton under
 perf_analyzer, then derive achieved compute, ratios and goals, and write results.json, report.md
 and the plot.
 """
@@ -33,13 +33,13 @@ def _display_path(path: Path) -> str:
 
 
 def measure_in_process(settings: BenchSettings, fp32, int8, images) -> dict[str, Any]:
-    """Keras, onnxruntime (CPU; GPU where present) and the matmul ceiling, in this process."""
+    """Keras, onnxruntime (CPU; GPU where present) and the compute ceiling, in this process."""
     import numpy as np
 
     from bench import baselines, ceiling
 
     results: dict[str, Any] = {}
-    _step(f"matmul ceiling: {settings.matmul_size}x{settings.matmul_size} float32, numpy and onnxruntime")
+    _step(f"compute ceiling: {settings.matmul_size}² float32 matmul (numpy, onnxruntime) and a large Conv")
     results["ceiling"] = ceiling.measure_ceiling(
         settings.matmul_size, settings.threads, settings.minimum_seconds
     )
@@ -107,7 +107,7 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> dict[
     Raises:
         BenchError: a missing model, Keras source, perf_analyzer, or a failed measurement.
     """
-    from bench import analysis, environment, model_source, plots, report, triton_load
+    from bench import analysis, ceiling, environment, model_source, plots, report, triton_load
     from bench.flops import count_model_flops
     from bench.inputs import synthetic_inputs
     from bench.perf_analyzer import locate_perf_analyzer
@@ -162,6 +162,9 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> dict[
         results["triton"] = triton_load.measure_served(
             repository, variants, images, settings, analyzer, Path(work), raw
         )
+    _step("compute ceiling again, so load during either measurement cannot lower it")
+    at_end = ceiling.measure_ceiling(settings.matmul_size, settings.threads, settings.minimum_seconds)
+    results["ceiling"] = ceiling.keep_higher_ceiling(results["ceiling"], at_end)
     results["achieved"] = analysis.achieved_compute(results)
     results["ratios"] = analysis.compute_ratios(results, settings.comparison_concurrency)
     results["goals"] = analysis.assess_goals(results, results["ratios"], settings.comparison_concurrency)

@@ -47,6 +47,11 @@ def _goal_lines(results: dict[str, Any]) -> list[str]:
             rows.append([goal["goal"], f"{goal['target']:g}", "not measured", "–", "–"])
             notes.append(f"- **{goal['name']}**: not measured: {goal['why']}.")
             continue
+        if goal["met"] is None:
+            measured = format_figure(goal["measured"])
+            rows.append([goal["goal"], f"{goal['target']:g}", measured, "not judged", "–"])
+            notes.append(f"- **{goal['name']}**: {goal['why']}.")
+            continue
         verdict = "met" if goal["met"] else "**missed**"
         rows.append(
             [

@@ -2,7 +2,7 @@
 
 One run measures, on the same exported model and the same synthetic inputs: the paper's Keras
 `model.predict` per image; onnxruntime in process at batch 1 and its best batch; Triton under
-perf_analyzer with dynamic batching on and off (and the int8 export, if any); a float32 matmul
+perf_analyzer with dynamic batching on and off (and the int8 export, if any); dense float32 kernels
 as the machine's ceiling. It writes results.json, report.md, the plot and the raw CSVs.
 """
 

@@ -40,7 +40,7 @@ class BenchSettings:
             grow with concurrency x one image's in-process latency x this.
         max_trials: perf_analyzer windows per level before it settles for an unstable result.
         stability_percentage: how much consecutive windows may differ to count as stable.
-        matmul_size: n of the n x n float32 matrix multiply that measures the compute ceiling.
+        matmul_size: n of the n x n float32 matrix multiplies among the compute ceiling's kernels.
         comparison_concurrency: the level at which dynamic batching on and off are compared.
         include_int8: also measure the newest int8 export, when the repository has one.
     """

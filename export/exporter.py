@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from export.settings import MODEL_NAMES, PRECISIONS, ExportError, ExportSettings
+from export.settings import INT8_ACTIVATIONS, MODEL_NAMES, PRECISIONS, ExportError, ExportSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +83,9 @@ def export_run(
     if settings.precision == "int8":
         _step(f"calibrating int8 on up to {settings.calibration_samples} train scans")
         calibration, _ = load_part(run, "train", limit=settings.calibration_samples)
-    graph_model = precision.reduce_precision(reference, settings.precision, calibration)
+    graph_model = precision.reduce_precision(
+        reference, settings.precision, calibration, settings.int8_activations
+    )
     if onnx_graph.read_signature(graph_model) != onnx_graph.read_signature(reference):
         raise ExportError(
             f"the {settings.precision} graph changed the model's interface; nothing was written"
@@ -160,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision)
     parser.add_argument(
+        "--int8-activations",
+        choices=INT8_ACTIVATIONS,
+        default=defaults.int8_activations,
+        help="int8: portable, TensorRT-ready; uint8: fastest for CPU serving on x86 (default: %(default)s)",
+    )
+    parser.add_argument(
         "--tensorrt", action="store_true", help="add the TensorRT FP16 accelerator (GPU Triton)"
     )
     parser.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
@@ -191,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = ExportSettings(
             model_name=name,
             precision=arguments.precision,
+            int8_activations=arguments.int8_activations,
             opset=arguments.opset,
             max_batch_size=arguments.max_batch_size,
             queue_delay_us=arguments.queue_delay_us,

@@ -34,6 +34,7 @@ _OVERRIDES: dict[str, str] = {
     "validation_fraction": "validation_fraction",
     "monitor": "monitor",
     "patience": "early_stopping_patience",
+    "lr_patience": "reduce_learning_rate_patience",
 }
 
 
@@ -70,6 +71,11 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="validation metric for the best checkpoint (default val_loss)",
     )
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 8)")
+    parser.add_argument(
+        "--lr-patience",
+        type=int,
+        help="epochs without improvement before the learning rate halves (default 3)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",

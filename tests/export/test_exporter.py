@@ -13,6 +13,7 @@ from tritonclient.grpc import model_config_pb2
 
 from export import exporter
 from export.run_folder import load_part, read_run
+from export.settings import ExportError, ExportSettings
 from imaging.classes import CLASS_NAMES
 
 # Triton data types and the onnxruntime type strings they must correspond to (independent of
@@ -171,3 +172,24 @@ def test_missing_run_folder_is_a_clear_error(tmp_path, capsys):
     assert exporter.main(["--run", str(tmp_path / "nope"), "--repository", str(tmp_path / "repo")]) == 1
     assert f"{tmp_path / 'nope'}: run folder not found" in capsys.readouterr().err
     assert not (tmp_path / "repo").exists()
+
+
+def test_uint8_activations_quantize_activations_unsigned_and_keep_accuracy(tiny_run, tmp_path):
+    assert run_export(tiny_run, tmp_path / "repo", "--precision", "int8", "--int8-activations", "uint8") == 0
+    graph = onnx.load(str(tmp_path / "repo" / "tiny" / "1" / "model.onnx"))
+    initializers = {initializer.name: initializer for initializer in graph.graph.initializer}
+    zero_point_types = {
+        initializers[node.input[2]].data_type for node in graph.graph.node if node.op_type == "QuantizeLinear"
+    }
+    # Activations are quantized at run time (QuantizeLinear); weights are stored as int8 already.
+    assert zero_point_types == {onnx.TensorProto.UINT8}
+    assert any(initializer.data_type == onnx.TensorProto.INT8 for initializer in graph.graph.initializer)
+    card = json.loads((tmp_path / "repo" / "tiny" / "1" / "model_card.json").read_text())
+    assert card["checks"]["evaluation"]["accuracy_change"] >= -0.01
+
+
+def test_tensorrt_refuses_unsigned_int8_activations():
+    with pytest.raises(ExportError, match="TensorRT takes only signed"):
+        ExportSettings(precision="int8", int8_activations="uint8", tensorrt=True)
+    with pytest.raises(ExportError, match="int8_activations must be one of"):
+        ExportSettings(int8_activations="int4")

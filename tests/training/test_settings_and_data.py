@@ -24,9 +24,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def test_quick_preset_then_explicit_flags_win(tmp_path: Path):
-    settings = settings_from_arguments(parse(["--data", str(tmp_path), "--quick", "--epochs", "3"]))
+    argv = ["--data", str(tmp_path), "--quick", "--epochs", "3", "--lr-patience", "6"]
+    settings = settings_from_arguments(parse(argv))
     assert settings.image_size == QUICK_PRESET["image_size"]
-    assert settings.epochs == 3
+    assert (settings.epochs, settings.reduce_learning_rate_patience) == (3, 6)
     assert settings.weights == "imagenet"  # resolved: the paper's transfer learning by default
     simple = settings_from_arguments(parse(["--data", str(tmp_path), "--model", "simple_cnn"]))
     assert simple.weights == "none" and simple.image_size == TrainSettings().image_size
