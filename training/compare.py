@@ -62,9 +62,11 @@ def compare_models(arguments: argparse.Namespace, command: str) -> dict:
         for fold, split in enumerate(splits):
             folder = arguments.out / model if len(splits) == 1 else arguments.out / model / f"fold_{fold + 1}"
             print(f"== {model}" + (f" fold {fold + 1}/{len(splits)}" if len(splits) > 1 else ""), flush=True)
-            run_training(
-                settings_by_model[model], folder, split=split, samples=samples, overwrite=arguments.overwrite
-            )
+            settings = settings_by_model[model]
+            if arguments.resume and is_finished_run(folder, settings, split, samples):
+                print(f"{model}: reusing the finished run in {folder} (same settings and split)", flush=True)
+            else:
+                run_training(settings, folder, split=split, samples=samples, overwrite=arguments.overwrite)
             run_folders.append(folder)
         rows.append(summarize_model(model, run_folders, settings_by_model[model]))
     return {
@@ -81,6 +83,31 @@ def compare_models(arguments: argparse.Namespace, command: str) -> dict:
         },
         "models": rows,
     }
+
+
+def is_finished_run(folder: Path, settings, split, samples: Sequence) -> bool:
+    """Whether ``folder`` holds a finished run of exactly ``settings`` on exactly ``split``.
+
+    A run folder only appears once its run has finished (it is built in a staging folder), so a
+    folder with predictions, the same resolved settings and the same patients in every part can
+    stand in for training the model again.
+    """
+    from training.runs import SETTINGS_FILE, SPLIT_FILE, SPLIT_PARTS, load_split_paths, relative_sample_path
+    from training.settings import load_settings
+
+    if not (folder / PREDICTIONS_FILE).is_file():
+        return False
+    try:
+        same_settings = load_settings(folder / SETTINGS_FILE) == settings.resolved()
+        saved_split = load_split_paths(folder / SPLIT_FILE)
+    except ValueError:
+        return False
+    data_root = Path(settings.data)
+    wanted_split = {
+        part: [relative_sample_path(samples[int(index)].path, data_root) for index in getattr(split, part)]
+        for part in SPLIT_PARTS
+    }
+    return same_settings and saved_split == wanted_split
 
 
 def synth_command(data: Path) -> str | None:
@@ -151,6 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--folds", type=int, help="patient-grouped K-fold cross-validation instead of one split"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing run folders")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep run folders that finished with the same settings and split; train only the rest",
+    )
     add_training_arguments(parser)
     arguments = parser.parse_args(arguments_list)
     if arguments.folds is not None and arguments.folds < 2:

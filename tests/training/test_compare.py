@@ -57,6 +57,27 @@ def test_compare_trains_on_one_shared_split_and_writes_table_i(tiny_dataset: Pat
 
 
 @pytest.mark.slow
+def test_resume_reuses_finished_runs_of_the_same_settings_only(tiny_dataset: Path, tmp_path: Path, capsys):
+    argv = ["--data", str(tiny_dataset), "--models", "simple_cnn", "--out", str(tmp_path / "runs"),
+            "--image-size", "32", "--epochs", "1", "--batch-size", "8"]  # fmt: skip
+    assert compare_main(argv) == 0
+    history = tmp_path / "runs" / "simple_cnn" / "history.csv"
+    trained_at = history.stat().st_mtime_ns
+    first_table = json.loads((tmp_path / "runs" / "comparison.json").read_text())["models"]
+    capsys.readouterr()
+
+    assert compare_main([*argv, "--resume"]) == 0
+    assert "reusing the finished run" in capsys.readouterr().out
+    assert history.stat().st_mtime_ns == trained_at  # not trained again
+    assert json.loads((tmp_path / "runs" / "comparison.json").read_text())["models"] == first_table
+
+    # Other settings do not match the finished run: it is neither reused nor silently replaced.
+    assert compare_main([*argv, "--resume", "--epochs", "2"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert history.stat().st_mtime_ns == trained_at
+
+
+@pytest.mark.slow
 def test_compare_with_folds_pools_every_patient_once(tiny_dataset: Path, tmp_path: Path):
     argv = [
         "--data",
