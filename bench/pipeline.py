@@ -83,10 +83,10 @@ def _model_facts(version, flops) -> dict[str, Any]:
     }
 
 
-def served_variants(settings: BenchSettings, fp32, int8, onnxruntime: dict[str, Any]) -> list:
+def variants_to_serve(settings: BenchSettings, fp32, int8, onnxruntime: dict[str, Any]) -> list:
     """The configurations Triton serves: fp32 with and without dynamic batching, int8 with it."""
     from bench import analysis
-    from bench.triton_load import ServedVariant
+    from bench.served_variants import ServedVariant
 
     latency = onnxruntime["fp32"]["batch_1"]["p50_latency_ms"]
     name, path, version, off = settings.model, fp32.onnx_path, fp32.version, analysis.FP32_NO_BATCHING
@@ -107,7 +107,16 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> dict[
     Raises:
         BenchError: a missing model, Keras source, perf_analyzer, or a failed measurement.
     """
-    from bench import analysis, ceiling, environment, model_source, plots, report, triton_load
+    from bench import (
+        analysis,
+        ceiling,
+        environment,
+        model_source,
+        plots,
+        report,
+        served_variants,
+        triton_load,
+    )
     from bench.flops import count_model_flops
     from bench.inputs import synthetic_inputs
     from bench.perf_analyzer import locate_perf_analyzer
@@ -152,11 +161,11 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> dict[
     results["model"] = model
     results.update(measured)
 
-    variants = served_variants(settings, fp32, int8, measured["onnxruntime"])
+    variants = variants_to_serve(settings, fp32, int8, measured["onnxruntime"])
     raw = destination / "raw"
     raw.mkdir()
     with tempfile.TemporaryDirectory(prefix="emphysema-bench-") as work:
-        repository = triton_load.write_bench_repository(
+        repository = served_variants.write_bench_repository(
             settings.repository / settings.model, variants, Path(work) / "repository"
         )
         results["triton"] = triton_load.measure_served(

@@ -1,21 +1,17 @@
 """Triton under load: perf_analyzer over gRPC against the embedded server, per configuration.
 
-The bench builds its own small model repository next to its results (never touching the
-committed one): one model per configuration — the fp32 export with dynamic batching as
-committed, the same graph with dynamic batching removed, and the int8 export if there is one —
-each with its `config.pbtxt` derived from the committed config. `deploy.embedded.EmbeddedTriton`
-then writes its python-backend twin and serves all of them from one server, measured one at a time.
+The configurations live in the bench's own repository (`bench.served_variants`);
+`deploy.embedded.EmbeddedTriton` writes its python-backend twin and serves all of them from one
+server, and each is measured in turn, one concurrency level at a time.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from google.protobuf import text_format
 from tqdm import tqdm
 
 from bench.perf_analyzer import (
@@ -26,81 +22,12 @@ from bench.perf_analyzer import (
     run_perf_analyzer,
     write_input_data,
 )
+from bench.served_variants import ServedVariant, batching_settings
 from bench.settings import BenchError, BenchSettings
 from deploy.twin import CONFIG_FILENAME, read_model_config
 
 # The last resort's stability criterion: windows may differ tenfold, i.e. take what was measured.
 UNSTABLE_PERCENTAGE = 1000
-
-
-@dataclasses.dataclass(frozen=True)
-class ServedVariant:
-    """One configuration Triton serves during the bench.
-
-    Attributes:
-        key: its key in results.json, e.g. ``"fp32_dynamic_batching"``.
-        served_name: the model name in the bench repository (what perf_analyzer asks for).
-        onnx_path: the exported graph.
-        version: the export's version in the committed repository.
-        precision: fp32 or int8 (from the model card).
-        dynamic_batching: whether Triton may merge concurrent requests into one batch.
-        image_latency_ms: one image's in-process latency; sizes perf_analyzer's windows so each
-            holds several answers even at high concurrency.
-    """
-
-    key: str
-    served_name: str
-    onnx_path: Path
-    version: int
-    precision: str
-    dynamic_batching: bool
-    image_latency_ms: float = 0.0
-
-    @property
-    def label(self) -> str:
-        """A human name, e.g. ``"fp32, dynamic batching on"``."""
-        return f"{self.precision}, dynamic batching {'on' if self.dynamic_batching else 'off'}"
-
-
-def write_bench_repository(model_directory: Path, variants: list[ServedVariant], destination: Path) -> Path:
-    """Write a repository with one model per variant, configs derived from the committed one.
-
-    Args:
-        model_directory: the committed ``model_repository/<model>`` folder.
-        variants: the configurations to serve.
-        destination: an absent or empty folder.
-
-    Returns:
-        ``destination``.
-    """
-    committed = read_model_config(model_directory / CONFIG_FILENAME)
-    for variant in variants:
-        config = type(committed)()
-        config.CopyFrom(committed)
-        config.name = variant.served_name
-        config.ClearField("version_policy")  # the bench repository holds exactly one version
-        if not variant.dynamic_batching:
-            config.ClearField("dynamic_batching")  # Triton's default scheduler: one request per execution
-        target = destination / variant.served_name
-        (target / "1").mkdir(parents=True)
-        (target / CONFIG_FILENAME).write_text(text_format.MessageToString(config), encoding="utf-8")
-        for entry in model_directory.iterdir():  # labels.txt, warmup data and the like
-            if entry.name != CONFIG_FILENAME and not entry.name.isdigit() and not entry.name.startswith("."):
-                (target / entry.name).symlink_to(entry.resolve())
-        (target / "1" / "model.onnx").symlink_to(variant.onnx_path.resolve())
-    return destination
-
-
-def batching_settings(repository: Path, variant: ServedVariant) -> dict[str, Any]:
-    """The batching facts of a served variant, read back from its config."""
-    config = read_model_config(repository / variant.served_name / CONFIG_FILENAME)
-    return {
-        "max_batch_size": config.max_batch_size,
-        "dynamic_batching": config.HasField("dynamic_batching"),
-        "max_queue_delay_us": config.dynamic_batching.max_queue_delay_microseconds
-        if config.HasField("dynamic_batching")
-        else None,
-    }
 
 
 def measure_served(

@@ -1,0 +1,87 @@
+"""The configurations the bench serves, and the small model repository that holds them.
+
+The bench builds its own repository next to its results (never touching the committed one): one
+model per configuration — the fp32 export with dynamic batching as committed, the same graph with
+dynamic batching removed, and the int8 export if there is one — each with its `config.pbtxt`
+derived from the committed config and symlinks to the exported graph.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import text_format
+
+from deploy.twin import CONFIG_FILENAME, read_model_config
+
+
+@dataclasses.dataclass(frozen=True)
+class ServedVariant:
+    """One configuration Triton serves during the bench.
+
+    Attributes:
+        key: its key in results.json, e.g. ``"fp32_dynamic_batching"``.
+        served_name: the model name in the bench repository (what perf_analyzer asks for).
+        onnx_path: the exported graph.
+        version: the export's version in the committed repository.
+        precision: fp32 or int8 (from the model card).
+        dynamic_batching: whether Triton may merge concurrent requests into one batch.
+        image_latency_ms: one image's in-process latency; sizes perf_analyzer's windows so each
+            holds several answers even at high concurrency.
+    """
+
+    key: str
+    served_name: str
+    onnx_path: Path
+    version: int
+    precision: str
+    dynamic_batching: bool
+    image_latency_ms: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """A human name, e.g. ``"fp32, dynamic batching on"``."""
+        return f"{self.precision}, dynamic batching {'on' if self.dynamic_batching else 'off'}"
+
+
+def write_bench_repository(model_directory: Path, variants: list[ServedVariant], destination: Path) -> Path:
+    """Write a repository with one model per variant, configs derived from the committed one.
+
+    Args:
+        model_directory: the committed ``model_repository/<model>`` folder.
+        variants: the configurations to serve.
+        destination: an absent or empty folder.
+
+    Returns:
+        ``destination``.
+    """
+    committed = read_model_config(model_directory / CONFIG_FILENAME)
+    for variant in variants:
+        config = type(committed)()
+        config.CopyFrom(committed)
+        config.name = variant.served_name
+        config.ClearField("version_policy")  # the bench repository holds exactly one version
+        if not variant.dynamic_batching:
+            config.ClearField("dynamic_batching")  # Triton's default scheduler: one request per execution
+        target = destination / variant.served_name
+        (target / "1").mkdir(parents=True)
+        (target / CONFIG_FILENAME).write_text(text_format.MessageToString(config), encoding="utf-8")
+        for entry in model_directory.iterdir():  # labels.txt, warmup data and the like
+            if entry.name != CONFIG_FILENAME and not entry.name.isdigit() and not entry.name.startswith("."):
+                (target / entry.name).symlink_to(entry.resolve())
+        (target / "1" / "model.onnx").symlink_to(variant.onnx_path.resolve())
+    return destination
+
+
+def batching_settings(repository: Path, variant: ServedVariant) -> dict[str, Any]:
+    """The batching facts of a served variant, read back from its config."""
+    config = read_model_config(repository / variant.served_name / CONFIG_FILENAME)
+    return {
+        "max_batch_size": config.max_batch_size,
+        "dynamic_batching": config.HasField("dynamic_batching"),
+        "max_queue_delay_us": config.dynamic_batching.max_queue_delay_microseconds
+        if config.HasField("dynamic_batching")
+        else None,
+    }
