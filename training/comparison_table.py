@@ -112,7 +112,11 @@ def describe_learning(rows: list[dict]) -> str:
     sentence = (
         f"Chance is {100 * chance:.1f} % (always the most common test class). "
         f"Beat chance with the whole accuracy interval and predict more than one class: "
-        f"{', '.join(learning) or 'none'}; do not: {', '.join(failing) or 'none'}."
+        + (
+            f"{', '.join(learning) or 'none'}; do not: {', '.join(failing)}."
+            if failing
+            else f"every model ({', '.join(learning)})."
+        )
     )
     dominated = [
         f"{row['model']} ({label} {100 * share:.0f} %)"
