@@ -162,6 +162,13 @@ def test_the_learning_verdict_is_computed_from_the_rows():
     assert "efficientnetb0 (predicts a single class)" in sentence
 
 
+def test_the_sentence_says_so_when_every_model_learns():
+    rows = [_verdict_row("inceptionv3", [0.43, 0.57], 4), _verdict_row("simple_cnn", [0.34, 0.54], 4)]
+    sentence = describe_learning(rows)
+    assert "predict more than one class: every model (inceptionv3, simple_cnn)." in sentence
+    assert "do not" not in sentence
+
+
 def test_chance_is_the_most_common_test_class():
     # 6 of 10 test images are NT: a model must beat 60 %, not 25 %.
     matrix = [[6, 0, 0, 0], [2, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]
