@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: concurrency 1 and 8, short windows, small matmul (under 2 minutes)",
+        help="smoke run: concurrency 1 and 8, short windows, smaller matmul (under 2 minutes)",
     )
     parser.add_argument(
         "--skip-int8", action="store_true", help="do not measure an int8 export even if one exists"

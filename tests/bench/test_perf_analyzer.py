@@ -21,8 +21,7 @@ SCRIPT = ROOT / "bench" / "install_perf_analyzer.sh"
 
 def test_install_script_is_idempotent_when_perf_analyzer_works():
     venv = Path(sys.executable).parent.parent
-    if not (venv / "bin" / "perf_analyzer").is_file():
-        pytest.skip("perf_analyzer is not installed in this environment (make install installs it)")
+    assert (venv / "bin" / "perf_analyzer").is_file(), "perf_analyzer is missing: run `make install`"
     before = (venv / "bin" / "perf_analyzer").stat().st_mtime_ns
     completed = subprocess.run(["bash", str(SCRIPT), str(venv)], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
@@ -46,8 +45,8 @@ def test_locate_reports_a_missing_binary_with_the_fix(tmp_path, monkeypatch):
 
 
 def test_locate_finds_a_working_perf_analyzer():
-    if not (Path(sys.executable).parent / "perf_analyzer").is_file():
-        pytest.skip("perf_analyzer is not installed in this environment")
+    binary = Path(sys.executable).parent / "perf_analyzer"
+    assert binary.is_file(), "perf_analyzer is missing: run `make install`"
     located = perf_analyzer.locate_perf_analyzer()
     assert "Perf Analyzer" in located.version
     assert str(perf_analyzer.cuda_runtime_library_folder()) in located.environment["LD_LIBRARY_PATH"]
