@@ -81,9 +81,13 @@ def evaluate_run(
     if not data_root.is_dir():
         raise ValueError(f"{data_root}: data folder not found; pass --data with the data set the run used")
     split_paths = load_split_paths(run_dir / SPLIT_FILE)
-    test_samples = select_samples(
-        read_dataset(data_root), data_root, split_paths["test"], run_dir / SPLIT_FILE
-    )
+    samples = read_dataset(data_root)
+    test_samples = select_samples(samples, data_root, split_paths["test"], run_dir / SPLIT_FILE)
+    # Counted, not assumed from the setting: the figure an image split's warning rests on.
+    training_patients = {
+        sample.patient_id
+        for sample in select_samples(samples, data_root, split_paths["train"], run_dir / SPLIT_FILE)
+    }
     model = load_run_model(run_dir)
     images = load_images(test_samples, settings.image_size, settings.window)
     probabilities = predict_probabilities(model, images, settings.batch_size)
@@ -102,6 +106,10 @@ def evaluate_run(
         "weights": settings.resolved_weights,
         "data": str(data_root),
         "test_patients": metrics["bootstrap"]["groups"],
+        "split": settings.split,
+        "test_patients_seen_in_training": len(
+            {sample.patient_id for sample in test_samples} & training_patients
+        ),
         **summarize_history(run_dir / HISTORY_FILE),
     }
     metrics["run"] = run

@@ -1,4 +1,4 @@
-"""Grouped splits: no patient in two parts, every class in every part, deterministic per seed."""
+"""Splits: grouped ones never put a patient in two parts; the paper's image split does, on purpose."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from imaging.classes import CLASS_NAMES
 from imaging.dataset import Sample
+from imaging.image_split import image_split, patients_in_training_and_test, split_samples
 from imaging.splits import PARTS, DataSplit, grouped_folds, grouped_split, patient_labels
 
 SEEDS = range(8)
@@ -196,3 +197,74 @@ def test_any_feasible_request_keeps_the_invariants(counts, folds, seed):
         check_split(fold, samples)
         for part in PARTS:
             assert classes_in(fold, part, samples) == set(CLASS_NAMES)
+
+
+# The paper's image-level split (imaging.image_split).
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_image_split_puts_slices_of_some_patients_on_both_sides_and_the_patient_split_never(seed):
+    samples = make_samples(FORTY_PATIENTS, seed)
+    image = image_split(samples, seed=seed)
+    shared = patients_in_training_and_test(image, samples)
+    assert shared, "a random image split of patients with several slices shares some patient"
+    for patient in shared:  # the helper names patients that really are on both sides
+        parts = {
+            part for part in PARTS for index in getattr(image, part) if samples[index].patient_id == patient
+        }
+        assert {"train", "test"} <= parts
+    assert patients_in_training_and_test(grouped_split(samples, seed=seed), samples) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_image_split_uses_every_image_once_and_keeps_every_class_in_every_part(seed):
+    samples = make_samples(FORTY_PATIENTS, seed)
+    split = image_split(samples, seed=seed)
+    everything = np.concatenate([getattr(split, part) for part in PARTS])
+    assert sorted(everything.tolist()) == list(range(len(samples)))
+    for part in PARTS:
+        assert classes_in(split, part, samples) == set(CLASS_NAMES)
+
+
+def test_image_split_fractions_hold_per_class_in_images_and_the_seed_decides():
+    samples = make_samples(FORTY_PATIENTS)
+    split = image_split(samples, validation_fraction=0.15, test_fraction=0.2, seed=1)
+    for label in CLASS_NAMES:
+        count = sum(sample.label == label for sample in samples)
+        assert sum(samples[index].label == label for index in split.test) == round(count * 0.2)
+        assert sum(samples[index].label == label for index in split.validation) == round(count * 0.15)
+    again, other = image_split(samples, seed=1), image_split(samples, seed=2)
+    assert all(np.array_equal(getattr(split, part), getattr(again, part)) for part in PARTS)
+    assert not np.array_equal(split.test, other.test)
+
+
+def test_split_samples_makes_the_named_split():
+    samples = make_samples(FORTY_PATIENTS)
+    patient = split_samples(samples, "patient", 0.15, 0.2, 3)
+    np.testing.assert_array_equal(patient.test, grouped_split(samples, 0.15, 0.2, 3).test)
+    np.testing.assert_array_equal(
+        split_samples(samples, "image", 0.15, 0.2, 3).test, image_split(samples, 0.15, 0.2, 3).test
+    )
+    with pytest.raises(ValueError, match="split must be one of patient, image, got 'slice'"):
+        split_samples(samples, "slice", 0.15, 0.2, 3)
+
+
+@pytest.mark.parametrize(
+    ("samples", "arguments", "message"),
+    [
+        (make_samples({"NT": 10}), {"test_fraction": 1.0}, "test_fraction must be in"),
+        (make_samples({"NT": 10}), {"validation_fraction": 0.5, "test_fraction": 0.6}, "must be below 1"),
+        ([], {}, "empty data set"),
+    ],
+)
+def test_bad_image_split_requests_are_refused(samples, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        image_split(samples, **arguments)
+
+
+def test_a_class_with_fewer_images_than_parts_is_refused_clearly():
+    samples = make_samples({"NT": 3, "CLE": 3, "PSE": 3})
+    samples += [Sample(Path(f"/data/PLE/ple_s{index}.png"), "PLE", "ple") for index in range(2)]
+    with pytest.raises(ValueError, match="at least 3 images per class .*PLE has 2"):
+        image_split(samples)
+    assert "PLE" in classes_in(image_split(samples, validation_fraction=0), "test", samples)
