@@ -99,20 +99,6 @@ def grouped_split(
     Raises:
         ValueError: bad fractions, or a class with fewer patients than non-empty parts.
     """
-    parts_needed = check_fractions(validation_fraction, test_fraction)
-    patients_by_class = _patients_by_class(samples, np.random.default_rng(seed))
-    _require_patients(patients_by_class, parts_needed, f"a grouped split into {parts_needed} parts")
-    chosen: dict[str, list[str]] = {part: [] for part in PARTS}
-    for patients in patients_by_class.values():
-        test, validation = part_sizes(len(patients), validation_fraction, test_fraction)
-        chosen["test"] += patients[:test]
-        chosen["validation"] += patients[test : test + validation]
-        chosen["train"] += patients[test + validation :]
-    return _split_from_patients(samples, chosen)
-
-
-def check_fractions(validation_fraction: float, test_fraction: float) -> int:
-    """Refuse fractions outside [0, 1) or summing to 1 or more; return how many parts are non-empty."""
     for name, fraction in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0 <= fraction < 1:
             raise ValueError(f"{name} must be in [0, 1), got {fraction}")
@@ -120,22 +106,23 @@ def check_fractions(validation_fraction: float, test_fraction: float) -> int:
         raise ValueError(
             f"validation_fraction + test_fraction must be below 1, got {validation_fraction + test_fraction}"
         )
-    return 1 + (validation_fraction > 0) + (test_fraction > 0)
-
-
-def part_sizes(count: int, validation_fraction: float, test_fraction: float) -> tuple[int, int]:
-    """How many of a class's ``count`` units (patients or images) go to test and to validation.
-
-    Each non-empty part gets at least one unit, and training keeps at least one.
-    """
-    test = max(1, round(count * test_fraction)) if test_fraction > 0 else 0
-    validation = max(1, round(count * validation_fraction)) if validation_fraction > 0 else 0
-    while count - test - validation < 1:  # rounding up for small classes can leave no training unit
-        if validation and validation >= test:
-            validation -= 1
-        else:
-            test -= 1
-    return test, validation
+    parts_needed = 1 + (validation_fraction > 0) + (test_fraction > 0)
+    patients_by_class = _patients_by_class(samples, np.random.default_rng(seed))
+    _require_patients(patients_by_class, parts_needed, f"a grouped split into {parts_needed} parts")
+    chosen: dict[str, list[str]] = {part: [] for part in PARTS}
+    for patients in patients_by_class.values():
+        count = len(patients)
+        test = max(1, round(count * test_fraction)) if test_fraction > 0 else 0
+        validation = max(1, round(count * validation_fraction)) if validation_fraction > 0 else 0
+        while count - test - validation < 1:  # rounding up for small classes can leave no training patient
+            if validation and validation >= test:
+                validation -= 1
+            else:
+                test -= 1
+        chosen["test"] += patients[:test]
+        chosen["validation"] += patients[test : test + validation]
+        chosen["train"] += patients[test + validation :]
+    return _split_from_patients(samples, chosen)
 
 
 def grouped_folds(

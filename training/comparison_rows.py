@@ -17,7 +17,10 @@ def describe_evaluation(split: str, folds: int, test_fraction: float) -> str:
         return f"{folds}-fold patient-grouped cross-validation (pooled out-of-fold predictions)"
     if split == "patient":
         return f"one patient-grouped hold-out test split ({test_fraction:.0%} of patients)"
-    return f"one image-level random hold-out test split ({test_fraction:.0%} of images), as in the paper"
+    return (
+        "one image-level random hold-out test split, as in the paper (as many images of each class in each "
+        f"part as the patient split with {test_fraction:.0%} of patients for testing)"
+    )
 
 
 def synth_command(data: Path) -> str | None:

@@ -116,7 +116,7 @@ def render_split_comparison(document: dict) -> str:
         "",
         *image_split_warning("image"),
         *provenance_lines(document),
-        f"Data: `{document['data']}`. Same data and settings for both splits: image size "
+        f"Data: `{document['data']}`. Same data, settings and part sizes for both splits: image size "
         f"{settings['image_size']} px, up to {settings['epochs']} epochs, batch {settings['batch_size']}, "
         f"seed {settings['seed']}. CPU: {cpu['model']} ({cpu['cores']} cores).",
         "",

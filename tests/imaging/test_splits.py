@@ -226,16 +226,29 @@ def test_the_image_split_uses_every_image_once_and_keeps_every_class_in_every_pa
         assert classes_in(split, part, samples) == set(CLASS_NAMES)
 
 
-def test_image_split_fractions_hold_per_class_in_images_and_the_seed_decides():
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_image_split_has_the_patient_splits_part_sizes_per_class_so_only_the_leak_differs(seed):
+    samples = make_samples(FORTY_PATIENTS, seed)
+    image, patient = image_split(samples, seed=seed), grouped_split(samples, seed=seed)
+    for part in PARTS:
+        for label in CLASS_NAMES:
+            counts = [
+                sum(samples[index].label == label for index in getattr(split, part))
+                for split in (image, patient)
+            ]
+            assert counts[0] == counts[1], (part, label)
+    assert not np.array_equal(image.test, patient.test)
+
+
+def test_the_image_split_is_deterministic_for_a_seed():
     samples = make_samples(FORTY_PATIENTS)
-    split = image_split(samples, validation_fraction=0.15, test_fraction=0.2, seed=1)
-    for label in CLASS_NAMES:
-        count = sum(sample.label == label for sample in samples)
-        assert sum(samples[index].label == label for index in split.test) == round(count * 0.2)
-        assert sum(samples[index].label == label for index in split.validation) == round(count * 0.15)
-    again, other = image_split(samples, seed=1), image_split(samples, seed=2)
-    assert all(np.array_equal(getattr(split, part), getattr(again, part)) for part in PARTS)
-    assert not np.array_equal(split.test, other.test)
+    first, again, other = (
+        image_split(samples, seed=1),
+        image_split(samples, seed=1),
+        image_split(samples, seed=2),
+    )
+    assert all(np.array_equal(getattr(first, part), getattr(again, part)) for part in PARTS)
+    assert not np.array_equal(first.test, other.test)
 
 
 def test_split_samples_makes_the_named_split():
@@ -252,19 +265,12 @@ def test_split_samples_makes_the_named_split():
 @pytest.mark.parametrize(
     ("samples", "arguments", "message"),
     [
-        (make_samples({"NT": 10}), {"test_fraction": 1.0}, "test_fraction must be in"),
-        (make_samples({"NT": 10}), {"validation_fraction": 0.5, "test_fraction": 0.6}, "must be below 1"),
+        (make_samples(FORTY_PATIENTS), {"test_fraction": 1.0}, "test_fraction must be in"),
+        (make_samples(FORTY_PATIENTS), {"validation_fraction": 0.5, "test_fraction": 0.6}, "must be below 1"),
+        (make_samples({"NT": 10, "CLE": 2}), {}, "at least 3 patients per class .*CLE has 2"),
         ([], {}, "empty data set"),
     ],
 )
-def test_bad_image_split_requests_are_refused(samples, arguments, message):
+def test_bad_image_split_requests_are_refused_like_the_patient_split(samples, arguments, message):
     with pytest.raises(ValueError, match=message):
         image_split(samples, **arguments)
-
-
-def test_a_class_with_fewer_images_than_parts_is_refused_clearly():
-    samples = make_samples({"NT": 3, "CLE": 3, "PSE": 3})
-    samples += [Sample(Path(f"/data/PLE/ple_s{index}.png"), "PLE", "ple") for index in range(2)]
-    with pytest.raises(ValueError, match="at least 3 images per class .*PLE has 2"):
-        image_split(samples)
-    assert "PLE" in classes_in(image_split(samples, validation_fraction=0), "test", samples)
