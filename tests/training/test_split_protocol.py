@@ -19,6 +19,7 @@ from training.split_comparison import (
     write_split_comparison,
 )
 
+COMMITTED = Path(__file__).parents[2] / "training" / "results" / "split_protocol"
 TINY_RUN = ["--weights", "none", "--image-size", "32", "--epochs", "1", "--batch-size", "8"]
 
 
@@ -144,7 +145,7 @@ def test_the_side_by_side_table_is_rendered_from_its_json_and_explains_the_gain(
     table = write_split_comparison(document, tmp_path)
     assert table == (tmp_path / "comparison.md").read_text()
     assert table == render_split_comparison(json.loads((tmp_path / "comparison.json").read_text()))
-    assert "Warning: image-level split" in table
+    assert "Warning: the image-split column" in table
     assert "| simple_cnn | none | 45.0 % (35.0-55.0) | 85.0 % (76.0-91.0) | +40.0 (" in table
     assert "covers 74 % of the way from its patient-split accuracy to the paper's 98.88 %" in table
     assert "80 test images from 16 patients, 16 of them with other slices in training" in table
@@ -153,6 +154,17 @@ def test_the_side_by_side_table_is_rendered_from_its_json_and_explains_the_gain(
         build_split_comparison({**documents, "image": {**documents["image"], "settings": {"epochs": 1}}}, "c")
     with pytest.raises(ValueError, match="the patient and the image split"):
         build_split_comparison({"image": documents["image"]}, "c")
+
+
+def test_the_committed_split_table_is_its_json_rendered_and_shows_the_leak():
+    document = json.loads((COMMITTED / "comparison.json").read_text())
+    assert (COMMITTED / "comparison.md").read_text() == render_split_comparison(document)
+    assert {"simple_cnn", "inceptionv3"} <= {row["model"] for row in document["models"]}
+    assert document["cpu"]["model"]
+    assert document["splits"]["patient"]["test_patients_seen_in_training"] == 0
+    assert document["splits"]["image"]["test_patients_seen_in_training"] > 0
+    for row in document["models"]:
+        assert row["patient"]["test_images"] == row["image"]["test_images"]  # same test set size
 
 
 @pytest.mark.slow
