@@ -18,7 +18,7 @@ import numpy as np
 from imaging.classes import CLASS_NAMES
 from training.metrics import compute_metrics
 from training.plots import plot_confusion_matrix
-from training.report import format_estimate, render_report
+from training.report import console_summary, format_estimate, render_report
 from training.runs import (
     CONFUSION_FILE,
     HISTORY_FILE,
@@ -135,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"accuracy {format_estimate(metrics['accuracy'])} on {metrics['count']} test images; "
         f"report: {arguments.run / REPORT_FILE}"
     )
+    print("\n".join(console_summary(metrics)))
     return 0
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from training.report import console_summary
 from training.settings import ARCHITECTURES, MONITOR_CHOICES, POOLING_CHOICES, QUICK_PRESET, TrainSettings
 from training.weights import WeightsUnavailableError
 
@@ -193,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{settings.architecture}: test accuracy {100 * accuracy['value']:.1f} % (95 % CI {100 * low:.1f}-"
         f"{100 * high:.1f}) on {metrics['count']} test images; run folder {arguments.out}"
     )
+    print("\n".join(console_summary(metrics)))
     return 0
 
 

@@ -223,3 +223,25 @@ def test_version_selection_reads_the_model_cards(bench_repository, tmp_path):
         select_versions(bench_repository, "inceptionv3", 9)
     with pytest.raises(BenchError, match="resnet50/config.pbtxt: not found"):
         select_versions(bench_repository, "resnet50", None)
+
+
+def test_the_committed_report_is_generated_from_its_json_and_names_the_instruction_set():
+    import json
+    from pathlib import Path
+
+    from bench.report import render_report
+
+    results_folder = Path(__file__).parents[2] / "bench" / "results"
+    results = json.loads((results_folder / "results.json").read_text(encoding="utf-8"))
+    report = render_report(results)
+    assert report == (results_folder / "report.md").read_text(encoding="utf-8")
+    assert "AVX-512 with VNNI" in report  # int8 speed depends on it: every result says which CPU
+
+
+def test_instruction_set_names_the_three_kinds_of_x86_cpu():
+    from emphysema.versions import instruction_set
+
+    assert instruction_set(["avx2", "fma", "avx512f", "avx512_vnni"]) == "AVX-512 with VNNI"
+    assert instruction_set(["avx2", "fma"]) == "AVX2 without VNNI"
+    assert instruction_set(["avx2", "avx_vnni"]) == "AVX2 with VNNI"
+    assert instruction_set([]) == "no AVX2"
