@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from client.contract import Prediction
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 
 # 21 CFR 809.10(c)(2)(i) wording for research-use-only products; shown with every result.
 DISCLAIMER = "For research use only. Not for use in diagnostic procedures."
@@ -20,8 +20,11 @@ Result = tuple[str | Path, Prediction]
 def prediction_rows(results: Sequence[Result]) -> list[dict[str, object]]:
     """One flat row per file: file, prediction, then each class's probability (4 decimals)."""
     return [
-        {"file": str(path), "prediction": prediction.label,
-         **{name: round(prediction.probabilities[name], 4) for name in CLASS_NAMES}}
+        {
+            "file": str(path),
+            "prediction": prediction.label,
+            **{name: round(prediction.probabilities[name], 4) for name in CLASS_NAMES},
+        }
         for path, prediction in results
     ]
 
@@ -29,11 +32,15 @@ def prediction_rows(results: Sequence[Result]) -> list[dict[str, object]]:
 def format_table(results: Sequence[Result]) -> str:
     """Format predictions as an aligned text table, one row per file."""
     header = ["file", "prediction", *CLASS_NAMES]
-    rows = [[str(row[key]) if key in ("file", "prediction") else f"{row[key]:.3f}" for key in header]
-            for row in prediction_rows(results)]
+    rows = [
+        [str(row[key]) if key in ("file", "prediction") else f"{row[key]:.3f}" for key in header]
+        for row in prediction_rows(results)
+    ]
     widths = [max(len(line[column]) for line in [header, *rows]) for column in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-             for line in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [header, *rows]
+    ]
     return "\n".join(lines)
 
 
@@ -49,8 +56,11 @@ def format_csv(results: Sequence[Result]) -> str:
 def format_json(results: Sequence[Result], errors: list[str]) -> str:
     """Format predictions (and the files that failed) as one JSON document."""
     predictions = [
-        {"file": row["file"], "prediction": row["prediction"],
-         "probabilities": {name: row[name] for name in CLASS_NAMES}}
+        {
+            "file": row["file"],
+            "prediction": row["prediction"],
+            "probabilities": {name: row[name] for name in CLASS_NAMES},
+        }
         for row in prediction_rows(results)
     ]
     return json.dumps({"predictions": predictions, "errors": errors, "disclaimer": DISCLAIMER}, indent=2)

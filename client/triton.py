@@ -21,9 +21,15 @@ from tritonclient.utils import InferenceServerException
 from client.contract import ModelInfo, Prediction, check_model_metadata
 from client.errors import TritonError, TritonUnavailableError
 from client.translate import translate_error
-from imaging.classes import CLASS_NAMES
+from imaging.contract import (
+    ARCHITECTURES,
+    CLASS_NAMES,
+    DEFAULT_TRITON_URL,
+    INPUT_DATATYPE,
+    INPUT_NAME,
+    OUTPUT_NAME,
+)
 
-DEFAULT_MODELS: tuple[str, ...] = ("inceptionv3", "resnet50", "efficientnetb0", "simple_cnn")
 _TRANSIENT = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 # The largest request we send (bytes); Triton itself accepts gRPC messages up to 2 GiB.
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -45,14 +51,14 @@ class TritonSettings:
         models: the model names offered when the repository index cannot be read.
     """
 
-    url: str = "localhost:8001"
+    url: str = DEFAULT_TRITON_URL
     model: str = "inceptionv3"
     timeout_seconds: float = 10.0
     retries: int = 3
     backoff_seconds: float = 0.25
     max_batch_size: int = 8
     concurrency: int = 2
-    models: tuple[str, ...] = DEFAULT_MODELS
+    models: tuple[str, ...] = ARCHITECTURES
 
     def __post_init__(self) -> None:
         if not self.url or "://" in self.url:
@@ -176,17 +182,19 @@ class TritonClassifier:
         return [prediction for chunk_result in results for prediction in chunk_result]
 
     def _infer(self, model: str, chunk: np.ndarray) -> list[Prediction]:
-        image_input = grpcclient.InferInput("image", list(chunk.shape), "UINT8")
+        image_input = grpcclient.InferInput(INPUT_NAME, list(chunk.shape), INPUT_DATATYPE)
         image_input.set_data_from_numpy(np.ascontiguousarray(chunk))
-        output = grpcclient.InferRequestedOutput("probabilities")
+        output = grpcclient.InferRequestedOutput(OUTPUT_NAME)
         response = self._call(
             f"classify with model {model!r}", self._client.infer, model, [image_input], outputs=[output]
         )
-        probabilities = response.as_numpy("probabilities")
+        probabilities = response.as_numpy(OUTPUT_NAME)
         if probabilities is None or probabilities.shape != (len(chunk), len(CLASS_NAMES)):
             shape = None if probabilities is None else probabilities.shape
-            raise TritonError(f"model {model!r} answered probabilities of shape {shape}, expected "
-                              f"({len(chunk)}, {len(CLASS_NAMES)})")
+            raise TritonError(
+                f"model {model!r} answered probabilities of shape {shape}, expected "
+                f"({len(chunk)}, {len(CLASS_NAMES)})"
+            )
         return [Prediction(dict(zip(CLASS_NAMES, map(float, row), strict=True))) for row in probabilities]
 
     def _call(self, action: str, function: Callable[..., _Result], *args: Any, **kwargs: Any) -> _Result:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+from imaging.contract import DEFAULT_GRPC_PORT
+
 # Admin protocols a remote client has no business calling. Model control mode `none` already
 # refuses load/unload; restricting them also hides the repository index, the client-facing
 # shared-memory registration (the 2025 python-backend shared-memory CVE chain), trace and log
@@ -41,7 +43,7 @@ class ServeSettings:
     """
 
     host: str = LOOPBACK
-    grpc_port: int = 8001
+    grpc_port: int = DEFAULT_GRPC_PORT
     http_port: int = 8000
     metrics_port: int = 8002
     threads: int = 0

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from export.settings import INT8_ACTIVATIONS, MODEL_NAMES, PRECISIONS, ExportError, ExportSettings
+from export.settings import INT8_ACTIVATIONS, PRECISIONS, ExportError, ExportSettings
+from imaging.contract import ARCHITECTURES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--name",
-        help=f"model name in the repository, one of {', '.join(MODEL_NAMES)} or your "
+        help=f"model name in the repository, one of {', '.join(ARCHITECTURES)} or your "
         "own (default: the run's architecture)",
     )
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision)

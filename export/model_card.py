@@ -10,7 +10,7 @@ from typing import Any
 from emphysema.versions import package_versions
 from export.onnx_graph import TensorSignature
 from export.run_folder import TrainingRun
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 
 # Packages whose versions decide what the graph contains and how it was checked.
 RECORDED_PACKAGES: tuple[str, ...] = (

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from export.settings import ExportError
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 
 STAGING_PREFIX = ".export-"
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-# The serving contract's tensor names (see DESIGN.md). The exporter writes them into the ONNX
-# graph; config.pbtxt is then read back from that graph, never typed by hand.
-INPUT_NAME = "image"
-OUTPUT_NAME = "probabilities"
 # The name of the dynamic first dimension, so the graph reads [batch, H, W, 1] instead of unk__NNN.
 BATCH_DIMENSION = "batch"
 
@@ -16,7 +12,6 @@ PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 # int8 activations: signed and symmetric is what TensorRT's explicit quantization accepts; unsigned
 # is what onnxruntime's x86 integer kernels (VNNI, u8 x s8) fuse into QLinearConv on a CPU.
 INT8_ACTIVATIONS: tuple[str, ...] = ("int8", "uint8")
-MODEL_NAMES: tuple[str, ...] = ("inceptionv3", "resnet50", "efficientnetb0", "simple_cnn")
 
 
 class ExportError(ValueError):

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from imaging.phantom_anatomy import (
     build_boundaries,
     build_lobules,

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from imaging.classes import CLASS_NAMES, SEVERITIES
+from imaging.classes import SEVERITIES
+from imaging.contract import CLASS_NAMES
 from imaging.phantom import PatientTraits, draw_patient_traits
 from imaging.phantom_settings import DEFAULT_SETTINGS, PhantomSettings
 

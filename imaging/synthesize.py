@@ -28,7 +28,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from imaging.classes import CLASS_NAMES, SEVERITIES
+from imaging.classes import SEVERITIES
+from imaging.contract import CLASS_NAMES
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
 from imaging.phantom import PhantomSettings, generate_slice
 from imaging.phantom_cohort import PatientPlan, plan_cohort, slice_generator

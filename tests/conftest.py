@@ -25,7 +25,7 @@ from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from imaging.classes import CLASS_NAMES  # noqa: E402
+from imaging.contract import CLASS_NAMES  # noqa: E402
 from imaging.hounsfield import UNSIGNED_HU_OFFSET  # noqa: E402
 
 TINY_MODEL_NAME = "inceptionv3"  # the default served model name, so clients need no override

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from training.report import format_estimate
 from training.runs import write_text_atomically
 

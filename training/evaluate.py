@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from training.metrics import compute_metrics
 from training.plots import plot_confusion_matrix
 from training.report import format_estimate, render_report

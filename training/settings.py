@@ -7,9 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from imaging.contract import (
+    ARCHITECTURES,
+    DEFAULT_IMAGE_SIZE,
+    LUNG_WINDOW_LEVEL,
+    LUNG_WINDOW_WIDTH,
+)
 from imaging.hounsfield import LungWindow
 
-ARCHITECTURES: tuple[str, ...] = ("inceptionv3", "resnet50", "efficientnetb0", "simple_cnn")
 # The Keras applications refuse inputs smaller than these (InceptionV3's stem needs 75 px).
 MINIMUM_IMAGE_SIZE: dict[str, int] = {
     "inceptionv3": 75,
@@ -77,7 +82,7 @@ class TrainSettings:
     architecture: str = "inceptionv3"
     data: str = ""
     weights: str | None = None
-    image_size: int = 224
+    image_size: int = DEFAULT_IMAGE_SIZE
     epochs: int = 40
     head_epochs: int = 5
     batch_size: int = 32
@@ -102,8 +107,8 @@ class TrainSettings:
     validation_fraction: float = 0.15
     test_fraction: float = 0.2
     seed: int = 0
-    window_width: float = 1500.0
-    window_level: float = -600.0
+    window_width: float = LUNG_WINDOW_WIDTH
+    window_level: float = LUNG_WINDOW_LEVEL
     bootstrap_samples: int = 1000
 
     def __post_init__(self) -> None:

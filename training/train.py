@@ -14,7 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from training.settings import ARCHITECTURES, MONITOR_CHOICES, POOLING_CHOICES, QUICK_PRESET, TrainSettings
+from imaging.contract import ARCHITECTURES
+from training.settings import MONITOR_CHOICES, POOLING_CHOICES, QUICK_PRESET, TrainSettings
 from training.weights import WeightsUnavailableError
 
 # CLI flag -> TrainSettings field, for the options that override the defaults and the quick preset.

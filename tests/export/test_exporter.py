@@ -14,7 +14,7 @@ from tritonclient.grpc import model_config_pb2
 from export import exporter
 from export.run_folder import load_part, read_run
 from export.settings import ExportError, ExportSettings
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 
 # Triton data types and the onnxruntime type strings they must correspond to (independent of
 # the exporter's own mapping).

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from imaging import synthesize
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from imaging.dataset import read_class_folders, read_dataset, read_manifest
 from imaging.phantom import PhantomSettings, generate_slice
 from imaging.phantom_cohort import plan_cohort, slice_generator
