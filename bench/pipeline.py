@@ -120,6 +120,7 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> dict[
     from bench.flops import count_model_flops
     from bench.inputs import synthetic_inputs
     from bench.perf_analyzer import locate_perf_analyzer
+    from export.model_repository import CARD_FILENAME, CONFIG_FILENAME, input_image_size
 
     started = time.perf_counter()
     analyzer = locate_perf_analyzer()  # fail before spending minutes on the rest
@@ -127,10 +128,10 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> dict[
     int8 = int8 if settings.include_int8 else None
     if fp32.keras_path is None or not fp32.keras_path.is_file():
         raise BenchError(
-            f"{fp32.onnx_path.parent / model_source.CARD_FILENAME}: the Keras baseline needs the source "
+            f"{fp32.onnx_path.parent / CARD_FILENAME}: the Keras baseline needs the source "
             f"run's model.keras (card says {fp32.keras_path}); export from a run folder that still exists"
         )
-    image_size = model_source.model_image_size(settings.repository, settings.model)
+    image_size = input_image_size(settings.repository / settings.model / CONFIG_FILENAME)
     results: dict[str, Any] = {
         "command": command,
         "settings": settings.to_dict(),

@@ -84,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from deploy.errors import ServeError
+    from export.model_repository import RepositoryError
 
     command = " ".join(["emphysema bench", *(sys.argv[1:] if argv is None else argv)])
     try:
@@ -96,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as staging:
             results = run_bench(settings, command, Path(staging))
             publish(Path(staging), settings.out)
-    except (BenchError, ServeError, OSError) as error:
+    except (BenchError, RepositoryError, ServeError, OSError) as error:
         print(f"emphysema bench: error: {error}", file=sys.stderr)
         return 1
     print(

@@ -52,8 +52,7 @@ def export_run(
     """
     import onnx
 
-    from export import onnx_graph, parity, precision, triton_config
-    from export import repository as model_repository
+    from export import model_repository, onnx_graph, parity, precision, publishing, triton_config
     from export.model_card import build_model_card
     from export.run_folder import load_keras_model, load_part, read_run
 
@@ -110,7 +109,7 @@ def export_run(
     exported_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
     def write_version(folder: Path, version: int) -> None:
-        model_path = folder / "model.onnx"
+        model_path = folder / model_repository.ONNX_FILENAME
         onnx.save(graph_model, str(model_path))
         card = build_model_card(
             run=run,
@@ -124,18 +123,21 @@ def export_run(
             command=command,
         )
         card["export_seconds"] = round(time.perf_counter() - started, 2)
-        (folder / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        model_repository.write_model_card(folder, card)
         (folder / "export_settings.json").write_text(
             json.dumps(settings.to_dict(), indent=2) + "\n", encoding="utf-8"
         )
 
-    published = model_repository.publish_version(
+    published = publishing.publish_version(
         Path(repository),
         settings.model_name,
         write_version,
-        {"config.pbtxt": config_text, "labels.txt": model_repository.labels_text()},
+        {
+            model_repository.CONFIG_FILENAME: config_text,
+            model_repository.LABELS_FILENAME: model_repository.labels_text(),
+        },
     )
-    size = (published.folder / "model.onnx").stat().st_size
+    size = (published.folder / model_repository.ONNX_FILENAME).stat().st_size
     return ExportResult(
         published.version, published.folder, difference, checks, size, time.perf_counter() - started
     )

@@ -11,9 +11,9 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from export.model_repository import labels_text
 from export.onnx_graph import convert_keras_to_onnx, read_signature
 from export.parity import measure_parity
-from export.repository import labels_text
 from export.settings import ExportSettings
 from export.triton_config import build_model_config, render_config
 from imaging.contract import ARCHITECTURES, DEFAULT_IMAGE_SIZE
