@@ -18,6 +18,7 @@ from export.model_repository import (
     onnx_versions,
     read_model_card,
 )
+from training.runs import MODEL_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,10 +43,15 @@ class ExportedVersion:
         return str((self.card or {}).get("precision", "fp32"))
 
     @property
-    def keras_path(self) -> Path | None:
-        """The source run's ``model.keras``, as the card records it."""
+    def run_folder(self) -> Path | None:
+        """The source run's folder, as the card records it."""
         folder = ((self.card or {}).get("source_run") or {}).get("folder")
-        return Path(folder) / "model.keras" if folder else None
+        return Path(folder) if folder else None
+
+    @property
+    def keras_path(self) -> Path | None:
+        """The source run's ``model.keras``."""
+        return None if self.run_folder is None else self.run_folder / MODEL_FILE
 
     @property
     def accuracy_change(self) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.settings import BenchError, BenchSettings
+from training.run_folder import read_run
 
 SETTINGS_FILENAME = "bench_settings.json"
 INPUT_SEED = 0
@@ -57,7 +58,7 @@ def measure_in_process(settings: BenchSettings, fp32, int8, images) -> dict[str,
             int8_session, images, settings.batch_sizes, settings.minimum_seconds
         )
     _step(f"Keras model.predict, one image per call, {settings.keras_calls} calls ({fp32.keras_path})")
-    keras_model = baselines.load_keras_model(fp32.keras_path)
+    keras_model = read_run(fp32.run_folder).load_model()
     compared = images[: min(4, len(images))]
     onnx_output = session.run(None, {session.get_inputs()[0].name: compared})[0]
     results["keras_onnx_max_abs_difference"] = float(

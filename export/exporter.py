@@ -19,6 +19,7 @@ from typing import Any
 
 from export.settings import INT8_ACTIVATIONS, PRECISIONS, ExportError, ExportSettings
 from imaging.contract import ARCHITECTURES
+from training.run_folder import Run, read_run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,13 +34,11 @@ class ExportResult:
     seconds: float
 
 
-def export_run(
-    run_folder: str | Path, repository: str | Path, settings: ExportSettings, command: str = ""
-) -> ExportResult:
+def export_run(run: Run, repository: str | Path, settings: ExportSettings, command: str = "") -> ExportResult:
     """Export one training run into the model repository as a new version.
 
     Args:
-        run_folder: ``runs/NAME`` written by ``emphysema train``.
+        run: the training run (``training.run_folder.read_run``).
         repository: the Triton model repository root.
         settings: the resolved export settings (model name, precision, batching...).
         command: the command line, recorded in the model card.
@@ -48,24 +47,23 @@ def export_run(
         The new version, its folder and the measured checks.
 
     Raises:
-        ExportError: bad run folder, failed parity or accuracy check; nothing is written then.
+        ExportError: failed parity or accuracy check; nothing is written then.
+        RunError: a split or model file the run folder cannot provide.
     """
     import onnx
 
     from export import model_repository, onnx_graph, parity, precision, publishing, triton_config
     from export.model_card import build_model_card
-    from export.run_folder import load_keras_model, load_part, read_run
 
     started = time.perf_counter()
-    run = read_run(run_folder)
     _step(f"loading {run.folder / 'model.keras'} ({run.architecture}, {run.image_size} px)")
-    keras_model = load_keras_model(run)
+    keras_model = run.load_model()
     _step(f"converting to ONNX (opset {settings.opset})")
     reference = onnx_graph.convert_keras_to_onnx(keras_model, run.image_size, settings.opset)
 
     part = run.evaluation_part
     _step(f"parity check: Keras vs onnxruntime on up to {settings.parity_samples} {part} scans")
-    parity_images, _ = load_part(run, part, limit=settings.parity_samples)
+    parity_images, _ = run.load_part(part, limit=settings.parity_samples)
     difference = parity.measure_parity(keras_model, reference, parity_images)
     parity.require_parity(difference, settings.parity_tolerance)
     checks: dict[str, Any] = {
@@ -82,7 +80,7 @@ def export_run(
     calibration = None
     if settings.precision == "int8":
         _step(f"calibrating int8 on up to {settings.calibration_samples} train scans")
-        calibration, _ = load_part(run, "train", limit=settings.calibration_samples)
+        calibration, _ = run.load_part("train", limit=settings.calibration_samples)
     graph_model = precision.reduce_precision(
         reference, settings.precision, calibration, settings.int8_activations
     )
@@ -92,7 +90,7 @@ def export_run(
         )
 
     _step(f"evaluating the {settings.precision} graph on the {part} split")
-    images, labels = load_part(run, part)
+    images, labels = run.load_part(part)
     change = parity.compare_accuracy(reference, graph_model, images, labels)
     checks["evaluation"] = change.as_record(part, settings.accuracy_drop_tolerance, settings.force)
     if settings.precision != "fp32":
@@ -196,9 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     try:
-        from export.run_folder import read_run
-
-        name = arguments.name or read_run(arguments.run).architecture
+        run = read_run(arguments.run)
+        name = arguments.name or run.architecture
         settings = ExportSettings(
             model_name=name,
             precision=arguments.precision,
@@ -211,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             force=arguments.force,
         )
         command = " ".join(["emphysema export", *(sys.argv[1:] if argv is None else argv)])
-        result = export_run(arguments.run, arguments.repository, settings, command=command)
+        result = export_run(run, arguments.repository, settings, command=command)
     except (ExportError, ValueError, OSError) as error:
         print(f"emphysema export: error: {error}", file=sys.stderr)
         return 1

@@ -61,22 +61,6 @@ def load_split_paths(path: Path) -> dict[str, list[str]]:
         raise ValueError(f"{path}: not a readable split file ({error})") from error
 
 
-def select_samples(samples: Sequence, data_root: Path, wanted_paths: Sequence[str], split_file: Path) -> list:
-    """Return the samples named in ``wanted_paths`` (in that order).
-
-    Raises:
-        ValueError: some paths of the split are not in the data set (moved or different data).
-    """
-    by_path = {relative_sample_path(sample.path, data_root): sample for sample in samples}
-    missing = [path for path in wanted_paths if path not in by_path]
-    if missing:
-        raise ValueError(
-            f"{split_file}: {len(missing)} of {len(wanted_paths)} test images are not in the data set at "
-            f"{data_root} (first: {missing[0]}). Pass --data with the data set the run was trained on."
-        )
-    return [by_path[path] for path in wanted_paths]
-
-
 def summarize_history(path: Path) -> dict:
     """Return ``epochs_trained`` and ``training_seconds`` from ``history.csv`` (empty if absent)."""
     if not Path(path).is_file():

@@ -12,9 +12,9 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from export import exporter
-from export.run_folder import load_part, read_run
 from export.settings import ExportError, ExportSettings
 from imaging.contract import CLASS_NAMES
+from training.run_folder import read_run
 
 # Triton data types and the onnxruntime type strings they must correspond to (independent of
 # the exporter's own mapping).
@@ -57,7 +57,7 @@ def test_export_writes_a_version_whose_graph_matches_config(tiny_run, tmp_path, 
     # Parity, measured again here independently of the exporter: Keras vs the written file.
     import keras
 
-    images, labels = load_part(read_run(tiny_run), "test")
+    images, labels = read_run(tiny_run).load_part("test")
     keras_probabilities = keras.saving.load_model(tiny_run / "model.keras").predict(images, verbose=0)
     onnx_probabilities = session.run(None, {"image": images})[0]
     difference = float(np.max(np.abs(keras_probabilities - onnx_probabilities)))
@@ -118,7 +118,7 @@ def test_reduced_precision_exports_are_valid_and_report_accuracy_change(
     ]
     assert config.output[0].data_type == model_config_pb2.TYPE_FP32
 
-    images, labels = load_part(read_run(tiny_run), "test")
+    images, labels = read_run(tiny_run).load_part("test")
     accuracy = float(np.mean(session.run(None, {"image": images})[0].argmax(axis=1) == labels))
     evaluation = json.loads(path.with_name("model_card.json").read_text())["checks"]["evaluation"]
     assert evaluation["accuracy"] == pytest.approx(accuracy)

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imaging.dataset import load_images, read_dataset
-from training.evaluate import evaluate_run, load_run_model
+from training.evaluate import evaluate_run
 from training.evaluate import main as evaluate_main
-from training.runs import load_split_paths, select_samples
+from training.run_folder import read_run
+from training.runs import load_split_paths
 from training.settings import load_settings
 from training.train import main as train_main
 
@@ -63,11 +63,10 @@ def test_evaluate_from_the_folder_reproduces_the_training_evaluation(trained_run
 
 def assert_saved_model_predicts_like_the_files_say(trained_run: Path, tiny_dataset: Path) -> None:
     """model.keras, reloaded alone, gives the probabilities predictions.csv recorded for the test split."""
-    settings = load_settings(trained_run / "settings.json")
+    run = read_run(trained_run, tiny_dataset)
     test_paths = load_split_paths(trained_run / "split.json")["test"]
-    samples = select_samples(read_dataset(tiny_dataset), tiny_dataset, test_paths, trained_run / "split.json")
-    images = load_images(samples, settings.image_size, settings.window, progress=False)
-    probabilities = load_run_model(trained_run).predict(images, verbose=0)
+    images, _ = run.load_part("test")
+    probabilities = run.load_model().predict(images, verbose=0)
     with open(trained_run / "predictions.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["path"] for row in rows] == test_paths
@@ -83,7 +82,7 @@ def test_evaluate_names_missing_data_and_folders(
     trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ):
     assert evaluate_main(["--run", str(tmp_path / "nothing")]) == 2
-    assert "settings.json" in capsys.readouterr().err
+    assert "run folder not found" in capsys.readouterr().err
     copy = tmp_path / "copy"
     shutil.copytree(trained_run, copy)
     other = tmp_path / "other_data"
