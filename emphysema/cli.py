@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 # subcommand -> (module, one-line help). Order follows the data flow.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("imaging.synthesize", "generate the synthetic HRCT phantom data set"),
+    "synth": ("imaging.phantom.synthesize", "generate the synthetic HRCT phantom data set"),
     "train": ("training.train", "train one architecture into a run folder"),
     "evaluate": ("training.evaluate", "evaluate a run folder on its test split"),
     "compare": ("training.compare", "train and compare architectures on one split"),

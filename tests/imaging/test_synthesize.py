@@ -11,11 +11,10 @@ import pydicom
 import pytest
 from PIL import Image
 
-from imaging import synthesize
 from imaging.contract import CLASS_NAMES
 from imaging.dataset import read_class_folders, read_dataset, read_manifest
-from imaging.phantom import PhantomSettings, generate_slice
-from imaging.phantom_cohort import plan_cohort, slice_generator
+from imaging.phantom import PhantomSettings, generate_slice, synthesize
+from imaging.phantom.cohort import plan_cohort, slice_generator
 from imaging.readers import read_scan
 from imaging.splits import grouped_split
 

@@ -31,9 +31,9 @@ from tqdm.auto import tqdm
 from imaging.classes import SEVERITIES
 from imaging.contract import CLASS_NAMES
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
-from imaging.phantom import PhantomSettings, generate_slice
-from imaging.phantom_cohort import PatientPlan, plan_cohort, slice_generator
-from imaging.phantom_files import encode_dicom, encode_png, write_contact_sheet
+from imaging.phantom.cohort import PatientPlan, plan_cohort, slice_generator
+from imaging.phantom.files import encode_dicom, encode_png, write_contact_sheet
+from imaging.phantom.generator import PhantomSettings, generate_slice
 
 MANIFEST_COLUMNS = ("path", "label", "patient_id", "severity")
 EXTENSIONS = {"png": ".png", "dicom": ".dcm"}
