@@ -29,6 +29,7 @@ from imaging.contract import (
     INPUT_NAME,
     OUTPUT_NAME,
 )
+from imaging.errors import UsageError
 
 _TRANSIENT = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 # The largest request we send (bytes); Triton itself accepts gRPC messages up to 2 GiB.
@@ -62,13 +63,13 @@ class TritonSettings:
 
     def __post_init__(self) -> None:
         if not self.url or "://" in self.url:
-            raise ValueError(f"Triton URL must be host:port (gRPC), got {self.url!r}")
+            raise UsageError(f"Triton URL must be host:port (gRPC), got {self.url!r}")
         if self.timeout_seconds <= 0:
-            raise ValueError(f"timeout_seconds must be positive, got {self.timeout_seconds}")
+            raise UsageError(f"timeout_seconds must be positive, got {self.timeout_seconds}")
         if self.retries < 0 or self.backoff_seconds < 0:
-            raise ValueError("retries and backoff_seconds must not be negative")
+            raise UsageError("retries and backoff_seconds must not be negative")
         if self.max_batch_size < 1 or self.concurrency < 1:
-            raise ValueError("max_batch_size and concurrency must be at least 1")
+            raise UsageError("max_batch_size and concurrency must be at least 1")
 
 
 class TritonClassifier:

@@ -190,28 +190,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema export`; return 0 on success, 1 on a refused or failed export."""
+    """Run `emphysema export`; a refused or failed export raises (`emphysema.cli` reports it)."""
     arguments = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-    try:
-        run = read_run(arguments.run)
-        name = arguments.name or run.architecture
-        settings = ExportSettings(
-            model_name=name,
-            precision=arguments.precision,
-            int8_activations=arguments.int8_activations,
-            opset=arguments.opset,
-            max_batch_size=arguments.max_batch_size,
-            queue_delay_us=arguments.queue_delay_us,
-            tensorrt=arguments.tensorrt,
-            accuracy_drop_tolerance=arguments.accuracy_drop_tolerance,
-            force=arguments.force,
-        )
-        command = " ".join(["emphysema export", *(sys.argv[1:] if argv is None else argv)])
-        result = export_run(run, arguments.repository, settings, command=command)
-    except (ExportError, ValueError, OSError) as error:
-        print(f"emphysema export: error: {error}", file=sys.stderr)
-        return 1
+    run = read_run(arguments.run)
+    name = arguments.name or run.architecture
+    settings = ExportSettings(
+        model_name=name,
+        precision=arguments.precision,
+        int8_activations=arguments.int8_activations,
+        opset=arguments.opset,
+        max_batch_size=arguments.max_batch_size,
+        queue_delay_us=arguments.queue_delay_us,
+        tensorrt=arguments.tensorrt,
+        accuracy_drop_tolerance=arguments.accuracy_drop_tolerance,
+        force=arguments.force,
+    )
+    command = " ".join(["emphysema export", *(sys.argv[1:] if argv is None else argv)])
+    result = export_run(run, arguments.repository, settings, command=command)
     print(
         f"export: wrote {result.folder / 'model.onnx'} ({result.size_bytes / 1e6:.1f} MB), version "
         f"{result.version}, in {result.seconds:.1f} s; config: {result.folder.parent / 'config.pbtxt'}"

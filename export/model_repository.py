@@ -16,6 +16,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from imaging.contract import CLASS_NAMES
+from imaging.errors import EmphysemaError
 
 CONFIG_FILENAME = "config.pbtxt"
 LABELS_FILENAME = "labels.txt"
@@ -23,7 +24,7 @@ ONNX_FILENAME = "model.onnx"
 CARD_FILENAME = "model_card.json"
 
 
-class RepositoryError(ValueError):
+class RepositoryError(EmphysemaError):
     """A model repository, model folder or file that cannot be used; the message names it."""
 
 

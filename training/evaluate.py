@@ -98,11 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="data set root, if it moved since training")
     parser.add_argument("--bootstrap", type=int, help="bootstrap resamples (default: the run's setting)")
     arguments = parser.parse_args(argv)
-    try:
-        metrics = evaluate_run(arguments.run, arguments.data, arguments.bootstrap)
-    except ValueError as error:
-        print(f"emphysema evaluate: {error}", file=sys.stderr)
-        return 2
+    metrics = evaluate_run(arguments.run, arguments.data, arguments.bootstrap)
     print(
         f"accuracy {format_estimate(metrics['accuracy'])} on {metrics['count']} test images; "
         f"report: {arguments.run / REPORT_FILE}"

@@ -16,11 +16,12 @@ import numpy as np
 from imaging.dataset import labels_to_indices, load_images, read_dataset
 from imaging.hounsfield import LungWindow
 from imaging.samples import Sample
+from training.errors import TrainingError
 from training.runs import MODEL_FILE, SETTINGS_FILE, SPLIT_FILE, load_split_paths, relative_sample_path
 from training.settings import TrainSettings, load_settings
 
 
-class RunError(ValueError):
+class RunError(TrainingError):
     """A run folder, or a file in it, that cannot be used; the message names the file."""
 
 
@@ -112,7 +113,8 @@ def read_run(folder: str | Path, data: str | Path | None = None) -> Run:
         data: the data set root, when it moved since training (default: the one in settings.json).
 
     Raises:
-        RunError: naming the missing or malformed file.
+        RunError: naming the missing file.
+        TrainingError: naming the settings or split file that cannot be read.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -120,11 +122,8 @@ def read_run(folder: str | Path, data: str | Path | None = None) -> Run:
     for name in (MODEL_FILE, SETTINGS_FILE, SPLIT_FILE):
         if not (folder / name).is_file():
             raise RunError(f"{folder / name}: missing; is {folder} a finished training run?")
-    try:
-        settings = load_settings(folder / SETTINGS_FILE)
-        split = load_split_paths(folder / SPLIT_FILE)
-    except ValueError as error:
-        raise RunError(str(error)) from error
+    settings = load_settings(folder / SETTINGS_FILE)
+    split = load_split_paths(folder / SPLIT_FILE)
     return Run(folder, settings, split, Path(data if data is not None else settings.data))
 
 

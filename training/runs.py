@@ -18,6 +18,9 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from imaging.errors import UsageError
+from training.errors import TrainingError
+
 MODEL_FILE = "model.keras"
 SETTINGS_FILE = "settings.json"
 SPLIT_FILE = "split.json"
@@ -58,7 +61,7 @@ def load_split_paths(path: Path) -> dict[str, list[str]]:
         document = json.loads(Path(path).read_text())
         return {part: list(document["parts"][part]["paths"]) for part in SPLIT_PARTS}
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a readable split file ({error})") from error
+        raise TrainingError(f"{path}: not a readable split file ({error})") from error
 
 
 def summarize_history(path: Path) -> dict:
@@ -109,7 +112,7 @@ def read_predictions(path: Path, class_names: Sequence[str]) -> dict:
             "severities": [row["severity"] or None for row in rows],
         }
     except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable predictions file ({error})") from error
+        raise TrainingError(f"{path}: not a readable predictions file ({error})") from error
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -134,11 +137,11 @@ def staged_folder(destination: Path, overwrite: bool = False) -> Iterator[Path]:
     A failed or interrupted run leaves nothing at ``destination``.
 
     Raises:
-        ValueError: ``destination`` exists and is not empty, and ``overwrite`` is False.
+        UsageError: ``destination`` exists and is not empty, and ``overwrite`` is False.
     """
     destination = Path(destination)
     if destination.exists() and any(destination.iterdir()) and not overwrite:
-        raise ValueError(
+        raise UsageError(
             f"{destination}: run folder already exists; choose another --out or pass --overwrite"
         )
     destination.parent.mkdir(parents=True, exist_ok=True)

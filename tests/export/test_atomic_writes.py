@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from export import exporter, model_repository, publishing
+from emphysema import cli
+from export import model_repository, publishing
 from export.publishing import STAGING_PREFIX
 
 
@@ -22,7 +23,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def run_export(run, repository_root) -> int:
-    return exporter.main(["--run", str(run), "--repository", str(repository_root), "--name", "tiny"])
+    return cli.main(["export", "--run", str(run), "--repository", str(repository_root), "--name", "tiny"])
 
 
 @pytest.fixture
@@ -82,6 +83,7 @@ def test_failure_after_the_version_rename_is_rolled_back(tiny_run, repository_wi
     (repository_with_version_1 / "tiny" / "labels.txt").write_text("old\n")
     before = snapshot(repository_with_version_1)
     argv = [
+        "export",
         "--run",
         str(tiny_run),
         "--repository",
@@ -91,7 +93,7 @@ def test_failure_after_the_version_rename_is_rolled_back(tiny_run, repository_wi
         "--max-batch-size",
         "4",
     ]
-    assert exporter.main(argv) == 1
+    assert cli.main(argv) == 1
     assert "config.pbtxt" in calls  # the config had been swapped in, then restored
     assert snapshot(repository_with_version_1) == before
 

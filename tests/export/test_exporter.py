@@ -11,9 +11,11 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from emphysema import cli
 from export import exporter
-from export.settings import ExportError, ExportSettings
+from export.settings import ExportSettings
 from imaging.contract import CLASS_NAMES
+from imaging.errors import UsageError
 from training.run_folder import read_run
 
 # Triton data types and the onnxruntime type strings they must correspond to (independent of
@@ -22,7 +24,7 @@ ORT_TYPE_OF = {"TYPE_UINT8": "tensor(uint8)", "TYPE_FP32": "tensor(float)"}
 
 
 def run_export(run, repository, *extra: str) -> int:
-    return exporter.main(["--run", str(run), "--repository", str(repository), "--name", "tiny", *extra])
+    return cli.main(["export", "--run", str(run), "--repository", str(repository), "--name", "tiny", *extra])
 
 
 def read_config(model_folder) -> model_config_pb2.ModelConfig:
@@ -169,7 +171,7 @@ def test_name_defaults_to_the_runs_architecture(tiny_run, tmp_path):
 
 
 def test_missing_run_folder_is_a_clear_error(tmp_path, capsys):
-    assert exporter.main(["--run", str(tmp_path / "nope"), "--repository", str(tmp_path / "repo")]) == 1
+    assert cli.main(["export", "--run", str(tmp_path / "nope"), "--repository", str(tmp_path / "repo")]) == 1
     assert f"{tmp_path / 'nope'}: run folder not found" in capsys.readouterr().err
     assert not (tmp_path / "repo").exists()
 
@@ -189,7 +191,7 @@ def test_uint8_activations_quantize_activations_unsigned_and_keep_accuracy(tiny_
 
 
 def test_tensorrt_refuses_unsigned_int8_activations():
-    with pytest.raises(ExportError, match="TensorRT takes only signed"):
+    with pytest.raises(UsageError, match="TensorRT takes only signed"):
         ExportSettings(precision="int8", int8_activations="uint8", tensorrt=True)
-    with pytest.raises(ExportError, match="int8_activations must be one of"):
+    with pytest.raises(UsageError, match="int8_activations must be one of"):
         ExportSettings(int8_activations="int4")

@@ -11,6 +11,7 @@ import pytest
 from imaging.classes import class_index
 from imaging.readers import read_scan
 from imaging.scan import to_model_input
+from training.errors import TrainingError
 from training.run_folder import RunError, read_run
 
 
@@ -56,7 +57,7 @@ def test_missing_file_is_named(run_copy, missing):
 
 def test_unreadable_settings_is_named(run_copy):
     (run_copy / "settings.json").write_text("{not json")
-    with pytest.raises(RunError, match="settings.json: cannot read training settings"):
+    with pytest.raises(TrainingError, match="settings.json: cannot read training settings"):
         read_run(run_copy)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emphysema import cli
 from training.evaluate import evaluate_run
 from training.evaluate import main as evaluate_main
 from training.run_folder import read_run
@@ -81,20 +82,21 @@ def test_saved_model_predicts_like_the_files_say(trained_run: Path, tiny_dataset
 def test_evaluate_names_missing_data_and_folders(
     trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ):
-    assert evaluate_main(["--run", str(tmp_path / "nothing")]) == 2
+    assert cli.main(["evaluate", "--run", str(tmp_path / "nothing")]) == 1
     assert "run folder not found" in capsys.readouterr().err
     copy = tmp_path / "copy"
     shutil.copytree(trained_run, copy)
     other = tmp_path / "other_data"
     (other / "NT").mkdir(parents=True)
-    assert evaluate_main(["--run", str(copy), "--data", str(other)]) == 2
+    assert cli.main(["evaluate", "--run", str(copy), "--data", str(other)]) == 1
     assert str(other) in capsys.readouterr().err
 
 
 def test_an_existing_run_folder_is_not_overwritten_by_accident(trained_run: Path, tiny_dataset: Path, capsys):
     before = (trained_run / "model.keras").stat().st_mtime_ns
-    status = train_main(
+    status = cli.main(
         [
+            "train",
             "--data",
             str(tiny_dataset),
             "--model",
@@ -107,7 +109,7 @@ def test_an_existing_run_folder_is_not_overwritten_by_accident(trained_run: Path
             "1",
         ]
     )
-    assert status == 2
+    assert status == 2  # a usage error: choose another --out or pass --overwrite
     assert "--overwrite" in capsys.readouterr().err
     assert (trained_run / "model.keras").stat().st_mtime_ns == before
 
@@ -124,10 +126,10 @@ def test_a_failing_run_leaves_nothing_behind(tiny_dataset: Path, tmp_path: Path,
         (small / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tiny_dataset / relative, small / relative)
     out = tmp_path / "runs" / "failed"
-    status = train_main(
-        ["--data", str(small), "--model", "simple_cnn", "--out", str(out), "--image-size", "32"]
+    status = cli.main(
+        ["train", "--data", str(small), "--model", "simple_cnn", "--out", str(out), "--image-size", "32"]
     )
-    assert status == 2
+    assert status == 1
     assert "patients per class" in capsys.readouterr().err
     assert not out.exists()
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
