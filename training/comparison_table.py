@@ -149,4 +149,5 @@ def write_comparison(document: dict, folder: Path) -> None:
         document["models"],
         folder / "comparison.png",
         f"Test scores with 95 % CIs ({document['models'][0]['test_images']} test images)",
+        chance=max(chance_accuracy(row) for row in document["models"]),
     )
