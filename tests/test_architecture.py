@@ -157,6 +157,19 @@ def test_the_client_uses_imagings_io_only_and_no_tensorflow():
     assert not problems, "\n".join(problems)
 
 
+def test_no_module_imports_another_modules_private_names():
+    modules = project_modules()
+    private = sorted(
+        f"{name} imports {imported}"
+        for name, path in modules.items()
+        for imported in imported_names(path, name)
+        if imported.rpartition(".")[0] in modules
+        and imported.rpartition(".")[2].startswith("_")
+        and not imported.endswith("__init__")
+    )
+    assert not private, "\n".join(private)
+
+
 def test_the_contract_needs_only_the_standard_library():
     path = ROOT / "imaging" / "contract.py"
     assert imported_names(path, "imaging.contract") <= {"__future__", "__future__.annotations"}
