@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from client.contract import Prediction
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from imaging.lung_likeness import NOT_LUNG_WARNING, LungLikeness
 
 # 21 CFR 809.10(c)(2)(i) wording for research-use-only products; shown with every result.

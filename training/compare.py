@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import ARCHITECTURES, CLASS_NAMES
 from training.comparison_table import render_table, write_comparison
 from training.metrics import compute_metrics
 from training.runs import (
@@ -25,7 +25,6 @@ from training.runs import (
     read_predictions,
     summarize_history,
 )
-from training.settings import ARCHITECTURES
 from training.train import add_training_arguments, run_training, settings_from_arguments
 from training.weights import WeightsUnavailableError
 

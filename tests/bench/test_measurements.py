@@ -21,6 +21,7 @@ from bench.flops import count_model_flops
 from bench.inputs import batch_of, synthetic_inputs
 from bench.settings import BenchError, BenchSettings, quick_settings
 from bench.timing import time_calls
+from imaging.errors import UsageError
 
 
 def test_time_calls_respects_minimum_calls_and_maximum():
@@ -201,11 +202,11 @@ def test_settings_reject_bad_values_and_quick_mode_keeps_the_comparison_level():
     quick = quick_settings()
     assert quick.quick and quick.comparison_concurrency in quick.concurrency_levels
     assert BenchSettings().concurrency_levels == tuple(range(1, 17))
-    with pytest.raises(BenchError, match="comparison_concurrency"):
+    with pytest.raises(UsageError, match="comparison_concurrency"):
         BenchSettings(concurrency_start=1, concurrency_end=4)
-    with pytest.raises(BenchError, match="threads"):
+    with pytest.raises(UsageError, match="threads"):
         BenchSettings(threads=0)
-    with pytest.raises(BenchError, match="batch_sizes"):
+    with pytest.raises(UsageError, match="batch_sizes"):
         BenchSettings(batch_sizes=())
 
 

@@ -11,11 +11,13 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from emphysema import cli
 from export import exporter
 from export.emulated_cpu import emulation_unavailable_reason, predict_on_emulated_cpu
-from export.run_folder import load_part, read_run
-from export.settings import ExportError, ExportSettings
-from imaging.classes import CLASS_NAMES
+from export.settings import ExportSettings
+from imaging.contract import CLASS_NAMES
+from imaging.errors import UsageError
+from training.run_folder import read_run
 
 # Triton data types and the onnxruntime type strings they must correspond to (independent of
 # the exporter's own mapping).
@@ -23,7 +25,7 @@ ORT_TYPE_OF = {"TYPE_UINT8": "tensor(uint8)", "TYPE_FP32": "tensor(float)"}
 
 
 def run_export(run, repository, *extra: str) -> int:
-    return exporter.main(["--run", str(run), "--repository", str(repository), "--name", "tiny", *extra])
+    return cli.main(["export", "--run", str(run), "--repository", str(repository), "--name", "tiny", *extra])
 
 
 def read_config(model_folder) -> model_config_pb2.ModelConfig:
@@ -58,7 +60,7 @@ def test_export_writes_a_version_whose_graph_matches_config(tiny_run, tmp_path, 
     # Parity, measured again here independently of the exporter: Keras vs the written file.
     import keras
 
-    images, labels = load_part(read_run(tiny_run), "test")
+    images, labels = read_run(tiny_run).load_part("test")
     keras_probabilities = keras.saving.load_model(tiny_run / "model.keras").predict(images, verbose=0)
     onnx_probabilities = session.run(None, {"image": images})[0]
     difference = float(np.max(np.abs(keras_probabilities - onnx_probabilities)))
@@ -119,7 +121,7 @@ def test_reduced_precision_exports_are_valid_and_report_accuracy_change(
     ]
     assert config.output[0].data_type == model_config_pb2.TYPE_FP32
 
-    images, labels = load_part(read_run(tiny_run), "test")
+    images, labels = read_run(tiny_run).load_part("test")
     accuracy = float(np.mean(session.run(None, {"image": images})[0].argmax(axis=1) == labels))
     evaluation = json.loads(path.with_name("model_card.json").read_text())["checks"]["evaluation"]
     assert evaluation["accuracy"] == pytest.approx(accuracy)
@@ -181,7 +183,7 @@ def test_name_defaults_to_the_runs_architecture(tiny_run, tmp_path):
 
 
 def test_missing_run_folder_is_a_clear_error(tmp_path, capsys):
-    assert exporter.main(["--run", str(tmp_path / "nope"), "--repository", str(tmp_path / "repo")]) == 1
+    assert cli.main(["export", "--run", str(tmp_path / "nope"), "--repository", str(tmp_path / "repo")]) == 1
     assert f"{tmp_path / 'nope'}: run folder not found" in capsys.readouterr().err
     assert not (tmp_path / "repo").exists()
 
@@ -223,7 +225,7 @@ def test_emulated_check_is_required_by_the_test_suite():
 
 
 def test_tensorrt_refuses_unsigned_int8_activations():
-    with pytest.raises(ExportError, match="TensorRT takes only signed"):
+    with pytest.raises(UsageError, match="TensorRT takes only signed"):
         ExportSettings(precision="int8", int8_activations="uint8", tensorrt=True)
-    with pytest.raises(ExportError, match="int8_activations must be one of"):
+    with pytest.raises(UsageError, match="int8_activations must be one of"):
         ExportSettings(int8_activations="int4")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from imaging.dataset import Sample
 from imaging.splits import PARTS, DataSplit, grouped_folds, grouped_split, patient_labels
 
