@@ -6,7 +6,6 @@ model the ONNX graph was exported from), so the served figures can be read again
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,30 +14,9 @@ import numpy as np
 import onnxruntime
 
 from bench.inputs import batch_of
-from bench.settings import BenchError
 from bench.timing import time_calls
 
 GPU_PROVIDERS: tuple[str, ...] = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
-
-
-def load_keras_model(path: Path):
-    """Load a run's inference model, registering the training stage's custom layers first.
-
-    Raises:
-        BenchError: naming the file when it is missing or cannot be loaded.
-    """
-    if not path.is_file():
-        raise BenchError(f"{path}: the run's Keras model is missing (the export's model card points here)")
-    import keras
-
-    try:  # the builders register their custom layers on import; loading needs them known
-        importlib.import_module("training.models")
-    except ModuleNotFoundError:
-        pass
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises ValueError, OSError and its own types for a bad file
-        raise BenchError(f"{path}: cannot load the Keras model: {error}") from error
 
 
 def measure_keras(model, images: np.ndarray, calls: int) -> dict[str, Any]:

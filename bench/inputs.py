@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging.classes import CLASS_NAMES, SEVERITIES
+from imaging.classes import SEVERITIES
+from imaging.contract import CLASS_NAMES
 from imaging.phantom import PhantomSettings, draw_patient_traits, generate_slice
 from imaging.scan import Scan, to_model_input
 

@@ -7,14 +7,18 @@ records the precision and the source run, whose ``model.keras`` is the paper-sty
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 from bench.settings import BenchError
-from deploy.twin import CONFIG_FILENAME, ONNX_FILENAME, onnx_versions, read_model_config
-
-CARD_FILENAME = "model_card.json"
+from export.model_repository import (
+    CARD_FILENAME,
+    CONFIG_FILENAME,
+    ONNX_FILENAME,
+    onnx_versions,
+    read_model_card,
+)
+from training.runs import MODEL_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,10 +43,15 @@ class ExportedVersion:
         return str((self.card or {}).get("precision", "fp32"))
 
     @property
-    def keras_path(self) -> Path | None:
-        """The source run's ``model.keras``, as the card records it."""
+    def run_folder(self) -> Path | None:
+        """The source run's folder, as the card records it."""
         folder = ((self.card or {}).get("source_run") or {}).get("folder")
-        return Path(folder) / "model.keras" if folder else None
+        return Path(folder) if folder else None
+
+    @property
+    def keras_path(self) -> Path | None:
+        """The source run's ``model.keras``."""
+        return None if self.run_folder is None else self.run_folder / MODEL_FILE
 
     @property
     def accuracy_change(self) -> dict[str, Any] | None:
@@ -54,20 +63,17 @@ def read_exported_versions(model_directory: Path) -> list[ExportedVersion]:
     """Return every version of a model that holds a ``model.onnx``, oldest first.
 
     Raises:
-        BenchError: when a model card is not valid JSON (naming it).
+        RepositoryError: when a model card is not valid JSON (naming it).
     """
-    versions = []
-    for version in onnx_versions(model_directory):
-        folder = model_directory / str(version)
-        card_path = folder / CARD_FILENAME
-        card = None
-        if card_path.is_file():
-            try:
-                card = json.loads(card_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                raise BenchError(f"{card_path}: not a readable model card: {error}") from error
-        versions.append(ExportedVersion(model_directory.name, version, folder / ONNX_FILENAME, card))
-    return versions
+    return [
+        ExportedVersion(
+            model_directory.name,
+            version,
+            model_directory / str(version) / ONNX_FILENAME,
+            read_model_card(model_directory / str(version)),
+        )
+        for version in onnx_versions(model_directory)
+    ]
 
 
 def select_versions(
@@ -109,16 +115,3 @@ def select_versions(
         fp32 = candidates[-1]
     int8 = [entry for entry in versions if entry.precision == "int8"]
     return fp32, (int8[-1] if int8 else None)
-
-
-def model_image_size(repository: Path, model: str) -> int:
-    """The square input size S from the committed config (input dims ``[S, S, 1]``).
-
-    Raises:
-        BenchError: when the config's input is not a square single-channel image.
-    """
-    path = repository / model / CONFIG_FILENAME
-    dims = list(read_model_config(path).input[0].dims)
-    if len(dims) != 3 or dims[0] != dims[1] or dims[0] < 1:
-        raise BenchError(f"{path}: expected the input dims [S, S, 1], got {dims}")
-    return int(dims[0])

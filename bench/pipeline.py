@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.settings import BenchError, BenchSettings
+from training.run_folder import read_run
 
 SETTINGS_FILENAME = "bench_settings.json"
 INPUT_SEED = 0
@@ -57,7 +58,7 @@ def measure_in_process(settings: BenchSettings, fp32, int8, images) -> dict[str,
             int8_session, images, settings.batch_sizes, settings.minimum_seconds
         )
     _step(f"Keras model.predict, one image per call, {settings.keras_calls} calls ({fp32.keras_path})")
-    keras_model = baselines.load_keras_model(fp32.keras_path)
+    keras_model = read_run(fp32.run_folder).load_model()
     compared = images[: min(4, len(images))]
     onnx_output = session.run(None, {session.get_inputs()[0].name: compared})[0]
     results["keras_onnx_max_abs_difference"] = float(
@@ -120,6 +121,7 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> dict[
     from bench.flops import count_model_flops
     from bench.inputs import synthetic_inputs
     from bench.perf_analyzer import locate_perf_analyzer
+    from export.model_repository import CARD_FILENAME, CONFIG_FILENAME, input_image_size
 
     started = time.perf_counter()
     analyzer = locate_perf_analyzer()  # fail before spending minutes on the rest
@@ -127,10 +129,10 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> dict[
     int8 = int8 if settings.include_int8 else None
     if fp32.keras_path is None or not fp32.keras_path.is_file():
         raise BenchError(
-            f"{fp32.onnx_path.parent / model_source.CARD_FILENAME}: the Keras baseline needs the source "
+            f"{fp32.onnx_path.parent / CARD_FILENAME}: the Keras baseline needs the source "
             f"run's model.keras (card says {fp32.keras_path}); export from a run folder that still exists"
         )
-    image_size = model_source.model_image_size(settings.repository, settings.model)
+    image_size = input_image_size(settings.repository / settings.model / CONFIG_FILENAME)
     results: dict[str, Any] = {
         "command": command,
         "settings": settings.to_dict(),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from emphysema.versions import instruction_set
+
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     """A Markdown table: header, separator, one line per row."""
@@ -256,8 +258,8 @@ def environment_lines(results: dict[str, Any]) -> list[str]:
     return [
         "## Environment",
         "",
-        f"- CPU: {cpu['model']} ({cpu['machine']}), {cpu['cores']} cores, features: "
-        f"{', '.join(cpu['flags'])}",
+        f"- CPU: {cpu['model']} ({cpu['machine']}), {cpu['cores']} cores, "
+        f"{instruction_set(cpu['flags'])}; features: {', '.join(cpu['flags'])}",
         f"- Memory: {environment['memory_gib']} GiB; OS: {environment['os']}",
         f"- Load average (1, 5, 15 min) at start {environment['load_average_at_start']}, at end "
         f"{environment.get('load_average_at_end')}",

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.pipeline import run_bench
-from bench.settings import QUICK_OVERRIDES, BenchError, BenchSettings
+from bench.settings import QUICK_OVERRIDES, BenchSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,25 +80,20 @@ def publish(staging: Path, out: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema bench`; return 0 on success, 1 when something could not be measured."""
+    """Run `emphysema bench`; what cannot be measured raises (`emphysema.cli` reports it)."""
     arguments = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from deploy.errors import ServeError
 
     command = " ".join(["emphysema bench", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        settings = resolve_settings(arguments)
-        settings.out.parent.mkdir(parents=True, exist_ok=True)
-        # Build the results next to their destination and move them in at the end: a failed or
-        # interrupted run leaves the previous results as they were.
-        with tempfile.TemporaryDirectory(
-            prefix=f".{settings.out.name}-partial-", dir=settings.out.parent
-        ) as staging:
-            results = run_bench(settings, command, Path(staging))
-            publish(Path(staging), settings.out)
-    except (BenchError, ServeError, OSError) as error:
-        print(f"emphysema bench: error: {error}", file=sys.stderr)
-        return 1
+    settings = resolve_settings(arguments)
+    settings.out.parent.mkdir(parents=True, exist_ok=True)
+    # Build the results next to their destination and move them in at the end: a failed or
+    # interrupted run leaves the previous results as they were.
+    with tempfile.TemporaryDirectory(
+        prefix=f".{settings.out.name}-partial-", dir=settings.out.parent
+    ) as staging:
+        results = run_bench(settings, command, Path(staging))
+        publish(Path(staging), settings.out)
     print(
         f"bench: wrote {settings.out / 'report.md'} and results.json in {results['duration_seconds']:.0f} s"
     )

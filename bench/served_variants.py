@@ -12,9 +12,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import text_format
-
-from deploy.twin import CONFIG_FILENAME, read_model_config
+from export.model_repository import (
+    CONFIG_FILENAME,
+    ONNX_FILENAME,
+    read_model_config,
+    write_model_config,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,11 +70,11 @@ def write_bench_repository(model_directory: Path, variants: list[ServedVariant],
             config.ClearField("dynamic_batching")  # Triton's default scheduler: one request per execution
         target = destination / variant.served_name
         (target / "1").mkdir(parents=True)
-        (target / CONFIG_FILENAME).write_text(text_format.MessageToString(config), encoding="utf-8")
+        write_model_config(target / CONFIG_FILENAME, config)
         for entry in model_directory.iterdir():  # labels.txt, warmup data and the like
             if entry.name != CONFIG_FILENAME and not entry.name.isdigit() and not entry.name.startswith("."):
                 (target / entry.name).symlink_to(entry.resolve())
-        (target / "1" / "model.onnx").symlink_to(variant.onnx_path.resolve())
+        (target / "1" / ONNX_FILENAME).symlink_to(variant.onnx_path.resolve())
     return destination
 
 

@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from imaging.errors import EmphysemaError, UsageError
 
-class BenchError(ValueError):
+
+class BenchError(EmphysemaError):
     """A benchmark that cannot run as asked; the message names the file or setting and says why."""
 
 
@@ -83,25 +85,25 @@ class BenchSettings:
             "comparison_concurrency",
         ):
             if getattr(self, name) < 1:
-                raise BenchError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.version is not None and self.version < 1:
-            raise BenchError(f"version must be a positive integer, got {self.version}")
+            raise UsageError(f"version must be a positive integer, got {self.version}")
         if self.concurrency_end < self.concurrency_start:
-            raise BenchError(
+            raise UsageError(
                 f"concurrency_end ({self.concurrency_end}) is below concurrency_start "
                 f"({self.concurrency_start})"
             )
         if self.comparison_concurrency not in self.concurrency_levels:
-            raise BenchError(
+            raise UsageError(
                 f"comparison_concurrency {self.comparison_concurrency} is not one of the "
                 f"measured levels {self.concurrency_levels}"
             )
         if not self.minimum_seconds > 0:
-            raise BenchError(f"minimum_seconds must be positive, got {self.minimum_seconds}")
+            raise UsageError(f"minimum_seconds must be positive, got {self.minimum_seconds}")
         for name in ("batch_sizes", "gpu_batch_sizes"):
             sizes = getattr(self, name)
             if not sizes or min(sizes) < 1:
-                raise BenchError(f"{name} must be positive integers, got {sizes}")
+                raise UsageError(f"{name} must be positive integers, got {sizes}")
 
     @property
     def concurrency_levels(self) -> tuple[int, ...]:

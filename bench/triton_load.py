@@ -24,7 +24,7 @@ from bench.perf_analyzer import (
 )
 from bench.served_variants import ServedVariant, batching_settings
 from bench.settings import BenchError, BenchSettings
-from deploy.twin import CONFIG_FILENAME, read_model_config
+from export.model_repository import CONFIG_FILENAME, read_model_config
 
 # The last resort's stability criterion: windows may differ tenfold, i.e. take what was measured.
 UNSTABLE_PERCENTAGE = 1000

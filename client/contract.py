@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from client.errors import ModelContractError
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES, INPUT_DATATYPE, INPUT_NAME, OUTPUT_DATATYPE, OUTPUT_NAME
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +49,10 @@ def _tensor(tensors: list[dict], name: str, model: str, kind: str) -> dict:
     matching = [tensor for tensor in tensors if tensor.get("name") == name]
     if not matching:
         found = ", ".join(repr(tensor.get("name")) for tensor in tensors) or "none"
-        raise ModelContractError(f"model {model!r} has no {kind} named {name!r} (found {found}); "
-                                 "it was not exported by `emphysema export`")
+        raise ModelContractError(
+            f"model {model!r} has no {kind} named {name!r} (found {found}); "
+            "it was not exported by `emphysema export`"
+        )
     return matching[0]
 
 
@@ -69,22 +71,30 @@ def check_model_metadata(metadata: dict, max_batch_size: int, url: str) -> Model
         ModelContractError: a tensor is missing or has the wrong type or shape.
     """
     model = str(metadata.get("name", "?"))
-    image = _tensor(metadata.get("inputs", []), "image", model, "input")
-    probabilities = _tensor(metadata.get("outputs", []), "probabilities", model, "output")
+    image = _tensor(metadata.get("inputs", []), INPUT_NAME, model, "input")
+    probabilities = _tensor(metadata.get("outputs", []), OUTPUT_NAME, model, "output")
     image_shape = [int(size) for size in image.get("shape", [])]
     output_shape = [int(size) for size in probabilities.get("shape", [])]
     where = f"model {model!r} on Triton at {url}"
-    if image.get("datatype") != "UINT8":
-        raise ModelContractError(f"{where}: input 'image' is {image.get('datatype')}, expected UINT8")
+    if image.get("datatype") != INPUT_DATATYPE:
+        raise ModelContractError(
+            f"{where}: input {INPUT_NAME!r} is {image.get('datatype')}, expected {INPUT_DATATYPE}"
+        )
     if len(image_shape) != 4 or image_shape[0] != -1 or image_shape[3] != 1:
-        raise ModelContractError(f"{where}: input 'image' has shape {image_shape}, expected [-1, S, S, 1] "
-                                 "(a batch dimension, then a square one-channel image)")
+        raise ModelContractError(
+            f"{where}: input {INPUT_NAME!r} has shape {image_shape}, expected [-1, S, S, 1] "
+            "(a batch dimension, then a square one-channel image)"
+        )
     if image_shape[1] != image_shape[2] or image_shape[1] < 8:
-        raise ModelContractError(f"{where}: input 'image' must be a fixed square of at least 8 pixels, "
-                                 f"got {image_shape[1]}x{image_shape[2]}")
-    if probabilities.get("datatype") != "FP32" or output_shape != [-1, len(CLASS_NAMES)]:
-        raise ModelContractError(f"{where}: output 'probabilities' is {probabilities.get('datatype')} "
-                                 f"{output_shape}, expected FP32 [-1, {len(CLASS_NAMES)}]")
+        raise ModelContractError(
+            f"{where}: input {INPUT_NAME!r} must be a fixed square of at least 8 pixels, "
+            f"got {image_shape[1]}x{image_shape[2]}"
+        )
+    if probabilities.get("datatype") != OUTPUT_DATATYPE or output_shape != [-1, len(CLASS_NAMES)]:
+        raise ModelContractError(
+            f"{where}: output {OUTPUT_NAME!r} is {probabilities.get('datatype')} "
+            f"{output_shape}, expected {OUTPUT_DATATYPE} [-1, {len(CLASS_NAMES)}]"
+        )
     if max_batch_size < 1:
         raise ModelContractError(f"{where}: max_batch_size is {max_batch_size}; the contract needs batching")
     return ModelInfo(

@@ -6,8 +6,10 @@ address, the model name and what Triton said about tensor shapes or types.
 
 from __future__ import annotations
 
+from imaging.errors import EmphysemaError
 
-class TritonError(RuntimeError):
+
+class TritonError(EmphysemaError):
     """Talking to Triton failed; the message says what to do about it.
 
     Attributes:

@@ -23,6 +23,7 @@ from pyngrok.exception import PyngrokError, PyngrokNgrokInstallError
 
 from client.launch import AppSettings, start_app, stop_app, wait_until_serving
 from client.triton import TritonSettings
+from imaging.errors import EmphysemaError
 
 AUTH_VARIABLE = "EMPHYSEMA_PUBLIC_AUTH"
 TOKEN_VARIABLE = "NGROK_AUTHTOKEN"
@@ -32,7 +33,7 @@ TRITON_DEFAULT_PORTS = (8000, 8001, 8002)
 PASSWORD_LENGTHS = range(8, 129)
 
 
-class PublishError(ValueError):
+class PublishError(EmphysemaError):
     """Publishing was refused; the message says why and what to do instead."""
 
 
@@ -87,17 +88,21 @@ def choose_traffic_policy(
     """
     credentials = environment.get(AUTH_VARIABLE, "")
     if no_auth and (policy_file or credentials):
-        raise PublishError(f"--no-auth contradicts the configured authentication ({AUTH_VARIABLE} or "
-                           "--traffic-policy); remove one")
+        raise PublishError(
+            f"--no-auth contradicts the configured authentication ({AUTH_VARIABLE} or "
+            "--traffic-policy); remove one"
+        )
     if policy_file is not None:
         return read_traffic_policy(policy_file)
     if credentials:
         return basic_auth_policy(credentials)
     if no_auth:
         return None
-    raise PublishError(f"publishing needs authentication: set {AUTH_VARIABLE}=user:password (8+ "
-                       "character password), or pass --traffic-policy FILE (OAuth / OpenID Connect). "
-                       "--no-auth publishes the app to anyone who finds the URL.")
+    raise PublishError(
+        f"publishing needs authentication: set {AUTH_VARIABLE}=user:password (8+ "
+        "character password), or pass --traffic-policy FILE (OAuth / OpenID Connect). "
+        "--no-auth publishes the app to anyone who finds the URL."
+    )
 
 
 def check_not_triton_port(port: int, triton_url: str) -> None:
@@ -108,8 +113,10 @@ def check_not_triton_port(port: int, triton_url: str) -> None:
     """
     triton_port = urlsplit(f"//{triton_url}").port
     if port == triton_port or port in TRITON_DEFAULT_PORTS:
-        raise PublishError(f"refusing to publish port {port}: it is a Triton port, and Triton must never be "
-                           "exposed; publish the web app's port (--port, default 8501)")
+        raise PublishError(
+            f"refusing to publish port {port}: it is a Triton port, and Triton must never be "
+            "exposed; publish the web app's port (--port, default 8501)"
+        )
 
 
 def check_port_free(port: int, address: str) -> None:
@@ -126,9 +133,11 @@ def check_port_free(port: int, address: str) -> None:
         try:
             probe.bind((address, port))
         except OSError:
-            raise PublishError(f"refusing to publish port {port}: another program already listens on it "
-                               "(perhaps Triton on a non-default port), and the tunnel may only lead to the "
-                               "web app this command starts; choose a free --port") from None
+            raise PublishError(
+                f"refusing to publish port {port}: another program already listens on it "
+                "(perhaps Triton on a non-default port), and the tunnel may only lead to the "
+                "web app this command starts; choose a free --port"
+            ) from None
 
 
 def open_tunnel(port: int, policy: dict | None, token: str, ngrok_path: str | None) -> str:
@@ -143,11 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of `emphysema publish`."""
     defaults = AppSettings()
     parser = argparse.ArgumentParser(prog="emphysema publish", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=defaults.port,
-                        help=f"local web port (default {defaults.port})")
+    parser.add_argument(
+        "--port", type=int, default=defaults.port, help=f"local web port (default {defaults.port})"
+    )
     parser.add_argument("--url", default=TritonSettings().url, help="Triton gRPC address the app uses")
-    parser.add_argument("--traffic-policy", type=Path, metavar="FILE",
-                        help="ngrok Traffic Policy file (YAML/JSON), e.g. OAuth or OpenID Connect")
+    parser.add_argument(
+        "--traffic-policy",
+        type=Path,
+        metavar="FILE",
+        help="ngrok Traffic Policy file (YAML/JSON), e.g. OAuth or OpenID Connect",
+    )
     parser.add_argument("--no-auth", action="store_true", help="publish WITHOUT authentication (not advised)")
     parser.add_argument("--ngrok-path", help="an installed ngrok binary (default: pyngrok downloads one)")
     return parser
@@ -155,8 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _tunnel_failure_message(error: PyngrokError, settings: AppSettings) -> str:
     if isinstance(error, PyngrokNgrokInstallError):
-        reason = ("ngrok is not installed and could not be downloaded (is this machine offline?). Install "
-                  "ngrok from https://ngrok.com/download and pass --ngrok-path /path/to/ngrok")
+        reason = (
+            "ngrok is not installed and could not be downloaded (is this machine offline?). Install "
+            "ngrok from https://ngrok.com/download and pass --ngrok-path /path/to/ngrok"
+        )
     else:
         reason = f"ngrok could not open the tunnel: {str(error).splitlines()[0][:300]}"
     return f"emphysema publish: {reason}. The app keeps running locally at {settings.local_url}."
@@ -170,16 +186,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy = choose_traffic_policy(arguments.traffic_policy, arguments.no_auth, os.environ)
         check_not_triton_port(arguments.port, arguments.url)
         if not token:
-            raise PublishError(f"set {TOKEN_VARIABLE} to your ngrok authtoken "
-                               "(https://dashboard.ngrok.com/get-started/your-authtoken)")
+            raise PublishError(
+                f"set {TOKEN_VARIABLE} to your ngrok authtoken "
+                "(https://dashboard.ngrok.com/get-started/your-authtoken)"
+            )
         settings = AppSettings(port=arguments.port, triton_url=arguments.url)
         check_port_free(settings.port, settings.address)
     except (PublishError, ValueError) as error:
         print(f"emphysema publish: {error}", file=sys.stderr)
         return 2
     if policy is None:
-        print("WARNING: publishing WITHOUT authentication: anyone with the URL can upload scans and see "
-              "results.", file=sys.stderr)
+        print(
+            "WARNING: publishing WITHOUT authentication: anyone with the URL can upload scans and see "
+            "results.",
+            file=sys.stderr,
+        )
     public_url: str | None = None
     try:
         public_url = open_tunnel(settings.port, policy, token, arguments.ngrok_path)

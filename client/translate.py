@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tritonclient.utils import InferenceServerException
 
 from client.errors import (
@@ -12,9 +10,7 @@ from client.errors import (
     TritonError,
     TritonUnavailableError,
 )
-
-if TYPE_CHECKING:
-    from client.triton import TritonSettings
+from client.settings import TritonSettings
 
 # Triton answers UNAVAILABLE for these too, but retrying cannot help.
 _UNKNOWN_MODEL_HINTS = ("unknown model", "is not found", "is not ready")
@@ -46,25 +42,33 @@ def translate_error(
     tries = f"tried {attempts} time{'s' if attempts != 1 else ''}"
     lowered = detail.lower()
     if _RESTRICTED_HINT in lowered:
-        return TritonError(f"Triton at {url} refused to {action}: that API is restricted on this server "
-                           f"({detail})", status)
+        return TritonError(
+            f"Triton at {url} refused to {action}: that API is restricted on this server ({detail})", status
+        )
     if _UNLOADED_HINT in lowered:
         return TritonUnavailableError(
             f"Triton at {url} has no loaded version of the model right now: it may be stopping or "
-            f"restarting, or the model failed to load (see Triton's log) ({tries}: {detail})", status)
+            f"restarting, or the model failed to load (see Triton's log) ({tries}: {detail})",
+            status,
+        )
     if any(hint in lowered for hint in _UNKNOWN_MODEL_HINTS):
         return ModelNotFoundError(
             f"Triton at {url} could not {action}: {detail}. Check the model name (`--model`) and that "
-            "it is in the model repository served by `emphysema serve`.", status)
+            "it is in the model repository served by `emphysema serve`.",
+            status,
+        )
     if status == "UNAVAILABLE":
         return TritonUnavailableError(
             f"Triton at {url} is not reachable — start it with `emphysema serve`, or point --url at a "
-            f"running server ({tries}: {detail or 'unavailable'})", status)
+            f"running server ({tries}: {detail or 'unavailable'})",
+            status,
+        )
     if status == "DEADLINE_EXCEEDED":
         return TritonUnavailableError(
             f"Triton at {url} did not answer within {settings.timeout_seconds:g} s when asked to {action} "
             f"({tries}) — the server may be overloaded or stopped; check it, or allow a longer timeout",
-            status)
+            status,
+        )
     if status == "INVALID_ARGUMENT":
         return InferenceRequestError(f"Triton at {url} rejected the request to {action}: {detail}", status)
     return TritonError(f"Triton at {url} failed to {action}: {status or 'error'}: {detail}", status)

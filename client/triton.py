@@ -8,7 +8,6 @@ person can act on. ``verbose`` is never switched on: it prints whole requests, p
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,49 +19,14 @@ from tritonclient.utils import InferenceServerException
 
 from client.contract import ModelInfo, Prediction, check_model_metadata
 from client.errors import TritonError, TritonUnavailableError
+from client.settings import TritonSettings
 from client.translate import translate_error
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES, INPUT_DATATYPE, INPUT_NAME, OUTPUT_NAME
 
-DEFAULT_MODELS: tuple[str, ...] = ("inceptionv3", "resnet50", "efficientnetb0", "simple_cnn")
 _TRANSIENT = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 # The largest request we send (bytes); Triton itself accepts gRPC messages up to 2 GiB.
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _Result = TypeVar("_Result")
-
-
-@dataclasses.dataclass(frozen=True)
-class TritonSettings:
-    """How to reach Triton. These defaults are the single source of truth for every client.
-
-    Attributes:
-        url: the gRPC address, ``host:port``.
-        model: the model to classify with.
-        timeout_seconds: the deadline of every single call to Triton.
-        retries: how many times a transient failure is retried (so at most ``retries + 1`` tries).
-        backoff_seconds: the wait before the first retry; it doubles on each further retry.
-        max_batch_size: the request size to use when Triton does not reveal the model config.
-        concurrency: how many batch requests are in flight at once (lets dynamic batching merge them).
-        models: the model names offered when the repository index cannot be read.
-    """
-
-    url: str = "localhost:8001"
-    model: str = "inceptionv3"
-    timeout_seconds: float = 10.0
-    retries: int = 3
-    backoff_seconds: float = 0.25
-    max_batch_size: int = 8
-    concurrency: int = 2
-    models: tuple[str, ...] = DEFAULT_MODELS
-
-    def __post_init__(self) -> None:
-        if not self.url or "://" in self.url:
-            raise ValueError(f"Triton URL must be host:port (gRPC), got {self.url!r}")
-        if self.timeout_seconds <= 0:
-            raise ValueError(f"timeout_seconds must be positive, got {self.timeout_seconds}")
-        if self.retries < 0 or self.backoff_seconds < 0:
-            raise ValueError("retries and backoff_seconds must not be negative")
-        if self.max_batch_size < 1 or self.concurrency < 1:
-            raise ValueError("max_batch_size and concurrency must be at least 1")
 
 
 class TritonClassifier:
@@ -176,17 +140,19 @@ class TritonClassifier:
         return [prediction for chunk_result in results for prediction in chunk_result]
 
     def _infer(self, model: str, chunk: np.ndarray) -> list[Prediction]:
-        image_input = grpcclient.InferInput("image", list(chunk.shape), "UINT8")
+        image_input = grpcclient.InferInput(INPUT_NAME, list(chunk.shape), INPUT_DATATYPE)
         image_input.set_data_from_numpy(np.ascontiguousarray(chunk))
-        output = grpcclient.InferRequestedOutput("probabilities")
+        output = grpcclient.InferRequestedOutput(OUTPUT_NAME)
         response = self._call(
             f"classify with model {model!r}", self._client.infer, model, [image_input], outputs=[output]
         )
-        probabilities = response.as_numpy("probabilities")
+        probabilities = response.as_numpy(OUTPUT_NAME)
         if probabilities is None or probabilities.shape != (len(chunk), len(CLASS_NAMES)):
             shape = None if probabilities is None else probabilities.shape
-            raise TritonError(f"model {model!r} answered probabilities of shape {shape}, expected "
-                              f"({len(chunk)}, {len(CLASS_NAMES)})")
+            raise TritonError(
+                f"model {model!r} answered probabilities of shape {shape}, expected "
+                f"({len(chunk)}, {len(CLASS_NAMES)})"
+            )
         return [Prediction(dict(zip(CLASS_NAMES, map(float, row), strict=True))) for row in probabilities]
 
     def _call(self, action: str, function: Callable[..., _Result], *args: Any, **kwargs: Any) -> _Result:

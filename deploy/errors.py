@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from imaging.errors import EmphysemaError
 
-class ServeError(RuntimeError):
+
+class ServeError(EmphysemaError):
     """A serving problem with a message meant for the user (bad repository, busy port, Triton failed)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from deploy.embedded import EmbeddedTriton
 from deploy.errors import ServeError
 from deploy.settings import LOOPBACK, ServeSettings
+from export.model_repository import RepositoryError
 
 DEFAULTS = ServeSettings()
 
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         returncode = server.process.wait()
         print(f"emphysema serve: error: Triton exited unexpectedly with status {returncode}", file=sys.stderr)
         return 1
-    except ServeError as error:
+    except (ServeError, RepositoryError) as error:
         print(f"emphysema serve: error: {error}", file=sys.stderr)
         return 1
     except _ShutdownRequested as request:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+from imaging.contract import DEFAULT_GRPC_PORT
+from imaging.errors import UsageError
+
 # Admin protocols a remote client has no business calling. Model control mode `none` already
 # refuses load/unload; restricting them also hides the repository index, the client-facing
 # shared-memory registration (the 2025 python-backend shared-memory CVE chain), trace and log
@@ -41,7 +44,7 @@ class ServeSettings:
     """
 
     host: str = LOOPBACK
-    grpc_port: int = 8001
+    grpc_port: int = DEFAULT_GRPC_PORT
     http_port: int = 8000
     metrics_port: int = 8002
     threads: int = 0
@@ -56,13 +59,13 @@ class ServeSettings:
         ports = {"grpc_port": self.grpc_port, "http_port": self.http_port, "metrics_port": self.metrics_port}
         for name, port in ports.items():
             if not 1 <= port <= 65535:
-                raise ValueError(f"{name} must be between 1 and 65535, got {port}")
+                raise UsageError(f"{name} must be between 1 and 65535, got {port}")
         if len(set(ports.values())) != len(ports):
-            raise ValueError(f"the gRPC, HTTP and metrics ports must differ, got {ports}")
+            raise UsageError(f"the gRPC, HTTP and metrics ports must differ, got {ports}")
         if self.threads < 0:
-            raise ValueError(f"threads must be 0 (all cores) or positive, got {self.threads}")
+            raise UsageError(f"threads must be 0 (all cores) or positive, got {self.threads}")
         if self.exit_timeout_s < 0 or self.startup_timeout_s <= 0:
-            raise ValueError("exit_timeout_s must be >= 0 and startup_timeout_s > 0")
+            raise UsageError("exit_timeout_s must be >= 0 and startup_timeout_s > 0")
 
     @property
     def resolved_threads(self) -> int:

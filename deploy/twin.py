@@ -14,14 +14,20 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from deploy.errors import ServeError
+from export.model_repository import (
+    CONFIG_FILENAME,
+    ONNX_FILENAME,
+    model_folders,
+    onnx_versions,
+    read_model_config,
+    write_model_config,
+)
 
-CONFIG_FILENAME = "config.pbtxt"
-ONNX_FILENAME = "model.onnx"
 TWIN_MODEL_SOURCE = Path(__file__).with_name("twin_model.py")
+TWIN_MODEL_FILENAME = "model.py"  # what the python backend loads from each version folder
 # Model-folder entries that are the GPU server's business only.
 GPU_ONLY_ENTRIES = frozenset({"trt_cache"})
 
@@ -39,39 +45,6 @@ class TwinRepository:
     path: Path
     models: dict[str, tuple[int, ...]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
-
-
-def read_model_config(path: Path) -> model_config_pb2.ModelConfig:
-    """Parse a `config.pbtxt`.
-
-    Args:
-        path: the file.
-
-    Returns:
-        The parsed model configuration.
-
-    Raises:
-        ServeError: naming the file, when it cannot be read or parsed.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ServeError(f"cannot read the model configuration {path}: {error}") from error
-    try:
-        return text_format.Parse(text, model_config_pb2.ModelConfig())
-    except text_format.ParseError as error:
-        raise ServeError(f"{path}: not a valid Triton model configuration: {error}") from error
-
-
-def onnx_versions(model_directory: Path) -> tuple[int, ...]:
-    """Return the integer version folders of a model that hold a `model.onnx`, ascending."""
-    return tuple(
-        sorted(
-            int(entry.name)
-            for entry in model_directory.iterdir()
-            if entry.is_dir() and entry.name.isdigit() and (entry / ONNX_FILENAME).is_file()
-        )
-    )
 
 
 def twin_config(config: model_config_pb2.ModelConfig, threads: int) -> model_config_pb2.ModelConfig:
@@ -113,10 +86,11 @@ def write_twin(repository: Path, destination: Path, threads: int) -> TwinReposit
         What was written and what was skipped.
 
     Raises:
-        ServeError: when the repository is missing, has no models, or no model has an ONNX file.
+        RepositoryError: when the repository is missing, has no models, or a config is unreadable.
+        ServeError: when no model has an ONNX file.
     """
     repository = repository.resolve()
-    model_directories = list_model_directories(repository)
+    model_directories = model_folders(repository)
     destination.mkdir(parents=True, exist_ok=True)
     result = TwinRepository(path=destination)
     for model_directory in model_directories:
@@ -138,27 +112,11 @@ def write_twin(repository: Path, destination: Path, threads: int) -> TwinReposit
     return result
 
 
-def list_model_directories(repository: Path) -> list[Path]:
-    """Return the model folders (those with a `config.pbtxt`) of a repository.
-
-    Raises:
-        ServeError: when the repository is missing, not a folder, or holds no model folder.
-    """
-    if not repository.exists():
-        raise ServeError(f"model repository {repository} does not exist")
-    if not repository.is_dir():
-        raise ServeError(f"model repository {repository} is not a folder")
-    models = sorted(entry for entry in repository.iterdir() if (entry / CONFIG_FILENAME).is_file())
-    if not models:
-        raise ServeError(f"model repository {repository} is empty: no <model>/{CONFIG_FILENAME} found")
-    return models
-
-
 def _write_model(
     source: Path, target: Path, config: model_config_pb2.ModelConfig, versions: tuple[int, ...]
 ) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    (target / CONFIG_FILENAME).write_text(text_format.MessageToString(config), encoding="utf-8")
+    write_model_config(target / CONFIG_FILENAME, config)
     for entry in source.iterdir():
         # labels.txt, warmup/ data files and the like are shared as they are; hidden entries
         # (an export still in progress) are not part of the model.
@@ -171,6 +129,6 @@ def _write_model(
         version_directory.mkdir()
         # Link, never copy, the ONNX (and any external-data files next to it): it may be 100+ MB.
         for entry in (source / str(version)).iterdir():
-            if entry.name != "model.py":
+            if entry.name != TWIN_MODEL_FILENAME:
                 (version_directory / entry.name).symlink_to(entry)
-        shutil.copyfile(TWIN_MODEL_SOURCE, version_directory / "model.py")
+        shutil.copyfile(TWIN_MODEL_SOURCE, version_directory / TWIN_MODEL_FILENAME)

@@ -1,7 +1,8 @@
-"""Dispatch `emphysema SUBCOMMAND ...` to the stage that owns it.
+"""Dispatch `emphysema SUBCOMMAND ...` to the stage that owns it, and report its errors once.
 
-Each stage keeps its own `main(argv) -> int`; this module only routes to it. Stages are
-imported lazily, so a client-only install (no TensorFlow) can run `predict` and `app`.
+Each stage keeps its own `main(argv) -> int`; this module routes to it and turns an error into
+a message and an exit status (see `EXIT_STATUS_HELP`). Stages are imported lazily, so a
+client-only install (no TensorFlow) can run `predict` and `app`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from imaging.errors import EmphysemaError, UsageError
+
 # subcommand -> (module, one-line help). Order follows the data flow.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("imaging.synthesize", "generate the synthetic HRCT phantom data set"),
+    "synth": ("imaging.phantom.synthesize", "generate the synthetic HRCT phantom data set"),
     "train": ("training.train", "train one architecture into a run folder"),
     "evaluate": ("training.evaluate", "evaluate a run folder on its test split"),
     "compare": ("training.compare", "train and compare architectures on one split"),
@@ -25,24 +28,32 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench.run", "benchmark serving against in-process baselines"),
 }
 
+USAGE_STATUS = 2
+FAILURE_STATUS = 1
+EXIT_STATUS_HELP = (
+    "exit status: 0 done; 2 the command line is wrong (unknown option, impossible value: fix the\n"
+    "command); 1 the command ran and failed (a missing or bad file, Triton unreachable, a check\n"
+    "refused). The reason is printed on stderr as `emphysema SUBCOMMAND: error: ...`."
+)
+
 
 def _usage() -> str:
     lines = ["usage: emphysema SUBCOMMAND [options]", "", "subcommands:"]
     lines += [f"  {name:<9} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
-    lines += ["", "Run `emphysema SUBCOMMAND --help` for its options."]
+    lines += ["", "Run `emphysema SUBCOMMAND --help` for its options.", "", EXIT_STATUS_HELP]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand and return its exit status."""
+    """Run one subcommand and return its exit status (2 usage, 1 failure, else the stage's own)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or arguments[0] in {"-h", "--help"}:
         print(_usage())
-        return 0 if arguments else 2
+        return 0 if arguments else USAGE_STATUS
     name, rest = arguments[0], arguments[1:]
     if name not in SUBCOMMANDS:
         print(f"emphysema: unknown subcommand {name!r}\n\n{_usage()}", file=sys.stderr)
-        return 2
+        return USAGE_STATUS
     module_name, _ = SUBCOMMANDS[name]
     # TensorFlow's C++ start-up chatter (oneDNN, CPU features) is noise to a user; errors still show.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -54,8 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Install the extra for this stage, e.g. `pip install -e '.[all]'`.",
             file=sys.stderr,
         )
-        return 2
-    return int(module.main(rest) or 0)
+        return USAGE_STATUS
+    try:
+        return int(module.main(rest) or 0)
+    except EmphysemaError as error:
+        print(f"emphysema {name}: error: {error}", file=sys.stderr)
+        return USAGE_STATUS if isinstance(error, UsageError) else FAILURE_STATUS
+    except (OSError, ValueError) as error:
+        # The file system's errors name the path; the numeric layers (splits, metrics) raise
+        # ValueError with a message about the input. Anything else is a bug: it keeps its traceback.
+        print(f"emphysema {name}: error: {error}", file=sys.stderr)
+        return FAILURE_STATUS
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from export.settings import INT8_ACTIVATIONS, MODEL_NAMES, PRECISIONS, ExportError, ExportSettings
+from export.settings import INT8_ACTIVATIONS, PRECISIONS, ExportError, ExportSettings
+from imaging.contract import ARCHITECTURES
+from training.run_folder import Run, read_run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,13 +34,11 @@ class ExportResult:
     seconds: float
 
 
-def export_run(
-    run_folder: str | Path, repository: str | Path, settings: ExportSettings, command: str = ""
-) -> ExportResult:
+def export_run(run: Run, repository: str | Path, settings: ExportSettings, command: str = "") -> ExportResult:
     """Export one training run into the model repository as a new version.
 
     Args:
-        run_folder: ``runs/NAME`` written by ``emphysema train``.
+        run: the training run (``training.run_folder.read_run``).
         repository: the Triton model repository root.
         settings: the resolved export settings (model name, precision, batching...).
         command: the command line, recorded in the model card.
@@ -47,25 +47,24 @@ def export_run(
         The new version, its folder and the measured checks.
 
     Raises:
-        ExportError: bad run folder, failed parity or accuracy check; nothing is written then.
+        ExportError: failed parity or accuracy check; nothing is written then.
+        RunError: a split or model file the run folder cannot provide.
     """
     import onnx
 
-    from export import onnx_graph, parity, precision, triton_config
-    from export import repository as model_repository
+    from export import model_repository, onnx_graph, parity, precision, publishing, triton_config
+    from export.accuracy_gate import check_accuracy
     from export.model_card import build_model_card
-    from export.run_folder import load_keras_model, load_part, read_run
 
     started = time.perf_counter()
-    run = read_run(run_folder)
     _step(f"loading {run.folder / 'model.keras'} ({run.architecture}, {run.image_size} px)")
-    keras_model = load_keras_model(run)
+    keras_model = run.load_model()
     _step(f"converting to ONNX (opset {settings.opset})")
     reference = onnx_graph.convert_keras_to_onnx(keras_model, run.image_size, settings.opset)
 
     part = run.evaluation_part
     _step(f"parity check: Keras vs onnxruntime on up to {settings.parity_samples} {part} scans")
-    parity_images, _ = load_part(run, part, limit=settings.parity_samples)
+    parity_images, _ = run.load_part(part, limit=settings.parity_samples)
     difference = parity.measure_parity(keras_model, reference, parity_images)
     parity.require_parity(difference, settings.parity_tolerance)
     checks: dict[str, Any] = {
@@ -82,9 +81,9 @@ def export_run(
     calibration = None
     if settings.precision == "int8":
         _step(f"calibrating int8 on up to {settings.calibration_samples} train scans")
-        calibration, _ = load_part(run, "train", limit=settings.calibration_samples)
+        calibration, _ = run.load_part("train", limit=settings.calibration_samples)
     graph_model = precision.reduce_precision(
-        reference, settings.precision, calibration, settings.int8_activations
+        reference, settings.precision, calibration, settings.int8_activations, settings.int8_reduce_range
     )
     if onnx_graph.read_signature(graph_model) != onnx_graph.read_signature(reference):
         raise ExportError(
@@ -92,15 +91,8 @@ def export_run(
         )
 
     _step(f"evaluating the {settings.precision} graph on the {part} split")
-    images, labels = load_part(run, part)
-    change = parity.compare_accuracy(reference, graph_model, images, labels)
-    checks["evaluation"] = change.as_record(part, settings.accuracy_drop_tolerance, settings.force)
-    if settings.precision != "fp32":
-        _step(
-            f"{settings.precision} accuracy {change.reference_accuracy:.4f} -> {change.accuracy:.4f} "
-            f"(change {change.change:+.4f}, agreement {change.agreement:.3f})"
-        )
-        parity.require_accuracy(change, settings.accuracy_drop_tolerance, settings.precision, settings.force)
+    images, labels = run.load_part(part)
+    checks.update(check_accuracy(reference, graph_model, images, labels, settings, part, _step))
 
     config_text = triton_config.render_config(
         triton_config.build_model_config(graph_model, settings), settings
@@ -109,7 +101,7 @@ def export_run(
     exported_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
     def write_version(folder: Path, version: int) -> None:
-        model_path = folder / "model.onnx"
+        model_path = folder / model_repository.ONNX_FILENAME
         onnx.save(graph_model, str(model_path))
         card = build_model_card(
             run=run,
@@ -123,18 +115,21 @@ def export_run(
             command=command,
         )
         card["export_seconds"] = round(time.perf_counter() - started, 2)
-        (folder / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        model_repository.write_model_card(folder, card)
         (folder / "export_settings.json").write_text(
             json.dumps(settings.to_dict(), indent=2) + "\n", encoding="utf-8"
         )
 
-    published = model_repository.publish_version(
+    published = publishing.publish_version(
         Path(repository),
         settings.model_name,
         write_version,
-        {"config.pbtxt": config_text, "labels.txt": model_repository.labels_text()},
+        {
+            model_repository.CONFIG_FILENAME: config_text,
+            model_repository.LABELS_FILENAME: model_repository.labels_text(),
+        },
     )
-    size = (published.folder / "model.onnx").stat().st_size
+    size = (published.folder / model_repository.ONNX_FILENAME).stat().st_size
     return ExportResult(
         published.version, published.folder, difference, checks, size, time.perf_counter() - started
     )
@@ -157,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--name",
-        help=f"model name in the repository, one of {', '.join(MODEL_NAMES)} or your "
+        help=f"model name in the repository, one of {', '.join(ARCHITECTURES)} or your "
         "own (default: the run's architecture)",
     )
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision)
@@ -166,6 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=INT8_ACTIVATIONS,
         default=defaults.int8_activations,
         help="int8: portable, TensorRT-ready; uint8: fastest for CPU serving on x86 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--int8-reduce-range",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.int8_reduce_range,
+        help="int8: 7-bit weights, exact on x86 CPUs without VNNI too (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--int8-check-cpu",
+        default=defaults.int8_check_cpu,
+        metavar="QEMU_CPU",
+        help="int8: also evaluate on this emulated CPU (qemu-x86_64 -cpu; AVX2 without VNNI); "
+        "'' to skip (default: %(default)s)",
     )
     parser.add_argument(
         "--tensorrt", action="store_true", help="add the TensorRT FP16 accelerator (GPU Triton)"
@@ -189,29 +197,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema export`; return 0 on success, 1 on a refused or failed export."""
+    """Run `emphysema export`; a refused or failed export raises (`emphysema.cli` reports it)."""
     arguments = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-    try:
-        from export.run_folder import read_run
-
-        name = arguments.name or read_run(arguments.run).architecture
-        settings = ExportSettings(
-            model_name=name,
-            precision=arguments.precision,
-            int8_activations=arguments.int8_activations,
-            opset=arguments.opset,
-            max_batch_size=arguments.max_batch_size,
-            queue_delay_us=arguments.queue_delay_us,
-            tensorrt=arguments.tensorrt,
-            accuracy_drop_tolerance=arguments.accuracy_drop_tolerance,
-            force=arguments.force,
-        )
-        command = " ".join(["emphysema export", *(sys.argv[1:] if argv is None else argv)])
-        result = export_run(arguments.run, arguments.repository, settings, command=command)
-    except (ExportError, ValueError, OSError) as error:
-        print(f"emphysema export: error: {error}", file=sys.stderr)
-        return 1
+    run = read_run(arguments.run)
+    name = arguments.name or run.architecture
+    settings = ExportSettings(
+        model_name=name,
+        precision=arguments.precision,
+        int8_activations=arguments.int8_activations,
+        int8_reduce_range=arguments.int8_reduce_range,
+        int8_check_cpu=arguments.int8_check_cpu,
+        opset=arguments.opset,
+        max_batch_size=arguments.max_batch_size,
+        queue_delay_us=arguments.queue_delay_us,
+        tensorrt=arguments.tensorrt,
+        accuracy_drop_tolerance=arguments.accuracy_drop_tolerance,
+        force=arguments.force,
+    )
+    command = " ".join(["emphysema export", *(sys.argv[1:] if argv is None else argv)])
+    result = export_run(run, arguments.repository, settings, command=command)
     print(
         f"export: wrote {result.folder / 'model.onnx'} ({result.size_bytes / 1e6:.1f} MB), version "
         f"{result.version}, in {result.seconds:.1f} s; config: {result.folder.parent / 'config.pbtxt'}"

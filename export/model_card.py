@@ -9,8 +9,8 @@ from typing import Any
 
 from emphysema.versions import package_versions
 from export.onnx_graph import TensorSignature
-from export.run_folder import TrainingRun
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
+from training.run_folder import Run
 
 # Packages whose versions decide what the graph contains and how it was checked.
 RECORDED_PACKAGES: tuple[str, ...] = (
@@ -44,7 +44,7 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_metrics(run: TrainingRun) -> dict[str, Any] | None:
+def run_metrics(run: Run) -> dict[str, Any] | None:
     """The run's own evaluation (``metrics.json``), if training wrote one."""
     path = run.folder / "metrics.json"
     if not path.is_file():
@@ -57,7 +57,7 @@ def run_metrics(run: TrainingRun) -> dict[str, Any] | None:
 
 def build_model_card(
     *,
-    run: TrainingRun,
+    run: Run,
     model_path: Path,
     version: int,
     checks: dict[str, Any],
@@ -90,8 +90,8 @@ def build_model_card(
             "folder": str(run.folder.resolve()),
             "architecture": run.architecture,
             "image_size": run.image_size,
-            "data": run.settings.get("data"),
-            "seed": run.settings.get("seed"),
+            "data": run.settings.data,
+            "seed": run.settings.seed,
             "window": {"width": run.window.width, "level": run.window.level},
             "split_sizes": {part: len(entries) for part, entries in run.split.items()},
         },

@@ -20,8 +20,8 @@ import keras
 import numpy as np
 import onnx
 
-from export.settings import BATCH_DIMENSION, INPUT_NAME, OUTPUT_NAME, ExportError
-from imaging.classes import CLASS_NAMES
+from export.settings import BATCH_DIMENSION, ExportError
+from imaging.contract import CLASS_NAMES, INPUT_NAME, OUTPUT_NAME
 
 
 @dataclasses.dataclass(frozen=True)

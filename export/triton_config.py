@@ -8,13 +8,11 @@ the config cannot drift from the model. The text is rendered from Triton's own p
 from __future__ import annotations
 
 import onnx
-from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from export.model_repository import LABELS_FILENAME, config_text
 from export.onnx_graph import TensorSignature, read_signature
 from export.settings import ExportError, ExportSettings
-
-LABELS_FILENAME = "labels.txt"
 
 
 def triton_data_type(signature: TensorSignature) -> int:
@@ -145,9 +143,4 @@ def render_config(config: model_config_pb2.ModelConfig, settings: ExportSettings
         f"# Command: {generating_command(settings)}\n"
         "# (any run whose graph has this input/output signature writes this same file)\n"
     )
-    return header + text_format.MessageToString(config)
-
-
-def parse_config(text: str) -> model_config_pb2.ModelConfig:
-    """Parse config.pbtxt text with Triton's schema (comments allowed)."""
-    return text_format.Parse(text, model_config_pb2.ModelConfig())
+    return config_text(config, header)

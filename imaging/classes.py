@@ -1,12 +1,12 @@
 """The four emphysema patterns, defined once for the whole system.
 
-The order is the public CT Emphysema Database's numbering (1 NT, 2 CLE, 3 PSE, 4 PLE) and is
-the order of the model's `probabilities` output and of every `labels.txt`.
+The class names and their order are the serving contract's (`imaging.contract.CLASS_NAMES`);
+this module adds what a person reads about them and the label parser.
 """
 
 from __future__ import annotations
 
-CLASS_NAMES: tuple[str, ...] = ("NT", "CLE", "PSE", "PLE")
+from imaging.contract import CLASS_NAMES
 
 CLASS_DESCRIPTIONS: dict[str, str] = {
     "NT": "Normal tissue: lung parenchyma around -850 HU with vessels, no low-attenuation areas.",

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from imaging.classes import CLASS_NAMES, SEVERITIES, class_index
+from imaging.classes import SEVERITIES, class_index
+from imaging.contract import CLASS_NAMES
 from imaging.errors import ScanReadError
 from imaging.hounsfield import LungWindow
 from imaging.layouts import read_class_folders, read_manifest

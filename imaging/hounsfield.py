@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 
+from imaging.contract import LUNG_WINDOW_LEVEL, LUNG_WINDOW_WIDTH
+
 # 16-bit unsigned PNG/TIFF files store HU + 1024 (so air, -1024 HU, is 0), the same offset
 # as the usual CT RescaleIntercept of -1024. Signed 16-bit TIFF stores HU directly.
 UNSIGNED_HU_OFFSET = 1024
@@ -18,8 +20,8 @@ HU_MAXIMUM = 3071.0
 class LungWindow:
     """A CT display window in HU. The default W1500/L-600 shows [-1350, +150] HU."""
 
-    width: float = 1500.0
-    level: float = -600.0
+    width: float = LUNG_WINDOW_WIDTH
+    level: float = LUNG_WINDOW_LEVEL
 
     def __post_init__(self) -> None:
         if not self.width > 0:

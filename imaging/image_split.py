@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from imaging.samples import Sample
 from imaging.splits import PARTS, DataSplit, grouped_split
 

@@ -14,7 +14,8 @@ import csv
 from collections.abc import Iterable
 from pathlib import Path
 
-from imaging.classes import CLASS_NAMES, SEVERITIES, class_index
+from imaging.classes import SEVERITIES, class_index
+from imaging.contract import CLASS_NAMES
 from imaging.errors import ScanReadError
 from imaging.formats import sniff_format
 from imaging.samples import DatasetError, Sample

@@ -6,10 +6,12 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
+from imaging.errors import EmphysemaError
+
 MAXIMUM_LISTED_PROBLEMS = 20
 
 
-class DatasetError(ValueError):
+class DatasetError(EmphysemaError, ValueError):
     """Everything wrong with a data set, listed together (at most ``MAXIMUM_LISTED_PROBLEMS``)."""
 
     def __init__(self, where: str | Path, problems: Sequence[str]) -> None:

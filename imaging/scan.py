@@ -7,9 +7,8 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+from imaging.contract import DEFAULT_IMAGE_SIZE
 from imaging.hounsfield import LungWindow, hounsfield_window
-
-DEFAULT_IMAGE_SIZE = 224
 
 
 @dataclasses.dataclass(frozen=True)

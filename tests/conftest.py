@@ -25,7 +25,7 @@ from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from imaging.classes import CLASS_NAMES  # noqa: E402
+from imaging.contract import CLASS_NAMES  # noqa: E402
 from imaging.hounsfield import UNSIGNED_HU_OFFSET  # noqa: E402
 
 TINY_MODEL_NAME = "inceptionv3"  # the default served model name, so clients need no override
@@ -230,7 +230,7 @@ def make_run(folder: Path, data: Path, split: dict) -> None:
     """Write a trained model.keras, settings.json and split.json like `emphysema train` does."""
     import keras
 
-    from export.run_folder import load_part, read_run
+    from training.run_folder import read_run
 
     folder.mkdir(parents=True)
     settings = {
@@ -245,7 +245,7 @@ def make_run(folder: Path, data: Path, split: dict) -> None:
     write_training_split(folder / "split.json", data, split)
     model = build_contract_model()
     model.save(folder / "model.keras")  # the untrained model first, so read_run accepts the folder
-    images, labels = load_part(read_run(folder), "train")
+    images, labels = read_run(folder).load_part("train")
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
     model.fit(images, labels, epochs=60, batch_size=32, verbose=0)
     model.save(folder / "model.keras")

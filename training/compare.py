@@ -19,11 +19,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from imaging.contract import ARCHITECTURES
 from imaging.image_split import IMAGE_SPLIT_WARNING, SPLIT_CHOICES
 from training.comparison_rows import describe_evaluation, summarize_model, synth_command
 from training.comparison_table import render_table, write_comparison
+from training.errors import TrainingError
 from training.runs import PREDICTIONS_FILE
-from training.settings import ARCHITECTURES
 from training.split_comparison import build_split_comparison, write_split_comparison
 from training.train import add_training_arguments, run_training, settings_from_arguments
 from training.weights import WeightsUnavailableError
@@ -118,7 +119,7 @@ def is_finished_run(folder: Path, settings, split, samples: Sequence) -> bool:
     try:
         same_settings = load_settings(folder / SETTINGS_FILE) == settings.resolved()
         saved_split = load_split_paths(folder / SPLIT_FILE)
-    except ValueError:
+    except (ValueError, TrainingError):  # unreadable files: not a finished run of these settings
         return False
     data_root = Path(settings.data)
     wanted_split = {

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from training.metrics import compute_metrics
 from training.runs import HISTORY_FILE, PREDICTIONS_FILE, read_predictions, summarize_history
 

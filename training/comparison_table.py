@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from training.report import format_estimate, image_split_warning
 from training.runs import write_text_atomically
 
@@ -159,4 +159,5 @@ def write_comparison(document: dict, folder: Path) -> None:
         document["models"],
         folder / "comparison.png",
         f"Test scores with 95 % CIs ({document['models'][0]['test_images']} test images)",
+        chance=max(chance_accuracy(row) for row in document["models"]),
     )

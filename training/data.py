@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 
 
 def make_dataset(

@@ -15,43 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from training.metrics import compute_metrics
 from training.plots import plot_confusion_matrix
-from training.report import format_estimate, render_report
+from training.report import console_summary, format_estimate, render_report
+from training.run_folder import read_run
 from training.runs import (
     CONFUSION_FILE,
     HISTORY_FILE,
     METRICS_FILE,
-    MODEL_FILE,
     PREDICTIONS_FILE,
     REPORT_FILE,
-    SETTINGS_FILE,
-    SPLIT_FILE,
-    load_split_paths,
-    select_samples,
     summarize_history,
     write_predictions,
     write_text_atomically,
 )
-from training.settings import load_settings
 
-__all__ = ["compute_metrics", "evaluate_run", "load_run_model", "main", "predict_probabilities"]
-
-
-def load_run_model(run_dir: Path):
-    """Load a run's ``model.keras`` for inference (no optimizer state), naming the file on failure."""
-    import keras
-
-    import training.preprocessing  # noqa: F401  (registers the custom layers before loading)
-
-    path = Path(run_dir) / MODEL_FILE
-    if not path.is_file():
-        raise ValueError(f"{path}: no trained model in this run folder")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as error:  # zip, h5 and deserialisation errors come in many types
-        raise ValueError(f"{path}: cannot load the model ({type(error).__name__}: {error})") from error
+__all__ = ["compute_metrics", "evaluate_run", "main", "predict_probabilities"]
 
 
 def predict_probabilities(model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
@@ -73,34 +53,24 @@ def evaluate_run(
     Returns:
         The metrics dict also written to ``metrics.json``.
     """
-    from imaging.dataset import labels_to_indices, load_images, read_dataset
-
-    run_dir = Path(run_dir)
-    settings = load_settings(run_dir / SETTINGS_FILE)
-    data_root = Path(data if data is not None else settings.data)
-    if not data_root.is_dir():
-        raise ValueError(f"{data_root}: data folder not found; pass --data with the data set the run used")
-    split_paths = load_split_paths(run_dir / SPLIT_FILE)
-    samples = read_dataset(data_root)
-    test_samples = select_samples(samples, data_root, split_paths["test"], run_dir / SPLIT_FILE)
+    run = read_run(run_dir, data)
+    settings, data_root = run.settings, run.data_root
+    test_samples = run.samples("test")
     # Counted, not assumed from the setting: the figure an image split's warning rests on.
-    training_patients = {
-        sample.patient_id
-        for sample in select_samples(samples, data_root, split_paths["train"], run_dir / SPLIT_FILE)
-    }
-    model = load_run_model(run_dir)
-    images = load_images(test_samples, settings.image_size, settings.window)
+    training_patients = {sample.patient_id for sample in run.samples("train")}
+    images, labels = run.load_part("test")
+    model = run.load_model()
     probabilities = predict_probabilities(model, images, settings.batch_size)
     metrics = compute_metrics(
-        labels_to_indices(test_samples),
+        labels,
         probabilities,
         severities=[sample.severity for sample in test_samples],
         groups=[str(sample.patient_id) for sample in test_samples],
         bootstrap_samples=settings.bootstrap_samples if bootstrap_samples is None else bootstrap_samples,
         seed=settings.seed,
     )
-    run = {
-        "name": run_name or run_dir.name,
+    facts = {
+        "name": run_name or run.folder.name,
         "architecture": settings.architecture,
         "image_size": settings.image_size,
         "weights": settings.resolved_weights,
@@ -110,18 +80,18 @@ def evaluate_run(
         "test_patients_seen_in_training": len(
             {sample.patient_id for sample in test_samples} & training_patients
         ),
-        **summarize_history(run_dir / HISTORY_FILE),
+        **summarize_history(run.folder / HISTORY_FILE),
     }
-    metrics["run"] = run
+    metrics["run"] = facts
     plot_confusion_matrix(
         metrics["confusion_matrix"],
         CLASS_NAMES,
-        run_dir / CONFUSION_FILE,
+        run.folder / CONFUSION_FILE,
         f"{settings.architecture}: accuracy {format_estimate(metrics['accuracy'])}",
     )
-    write_predictions(run_dir / PREDICTIONS_FILE, test_samples, data_root, probabilities, CLASS_NAMES)
-    write_text_atomically(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
-    write_text_atomically(run_dir / REPORT_FILE, render_report(metrics, run))
+    write_predictions(run.folder / PREDICTIONS_FILE, test_samples, data_root, probabilities, CLASS_NAMES)
+    write_text_atomically(run.folder / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    write_text_atomically(run.folder / REPORT_FILE, render_report(metrics, facts))
     return metrics
 
 
@@ -134,15 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="data set root, if it moved since training")
     parser.add_argument("--bootstrap", type=int, help="bootstrap resamples (default: the run's setting)")
     arguments = parser.parse_args(argv)
-    try:
-        metrics = evaluate_run(arguments.run, arguments.data, arguments.bootstrap)
-    except ValueError as error:
-        print(f"emphysema evaluate: {error}", file=sys.stderr)
-        return 2
+    metrics = evaluate_run(arguments.run, arguments.data, arguments.bootstrap)
     print(
         f"accuracy {format_estimate(metrics['accuracy'])} on {metrics['count']} test images; "
         f"report: {arguments.run / REPORT_FILE}"
     )
+    print("\n".join(console_summary(metrics)))
     return 0
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from training.bootstrap import (
     percentile_interval,
     resample_weights,

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import keras
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import ARCHITECTURES, CLASS_NAMES, INPUT_NAME, OUTPUT_NAME
 from training.preprocessing import GreyToChannels, architecture_scaling
-from training.settings import ARCHITECTURES, MINIMUM_IMAGE_SIZE, POOLING_CHOICES
+from training.settings import MINIMUM_IMAGE_SIZE, POOLING_CHOICES
 
-INPUT_NAME = "image"
-OUTPUT_NAME = "probabilities"
 BACKBONE_NAME = "backbone"
 
 _APPLICATIONS = {

@@ -67,7 +67,7 @@ def plot_confusion_matrix(
     plt.close(figure)
 
 
-def plot_comparison(rows: Sequence[dict], path: Path, title: str) -> None:
+def plot_comparison(rows: Sequence[dict], path: Path, title: str, chance: float) -> None:
     """Grouped bars of accuracy, macro precision and macro recall per model, with 95 % CI error bars.
 
     Args:
@@ -75,6 +75,7 @@ def plot_comparison(rows: Sequence[dict], path: Path, title: str) -> None:
             ``recall``, an estimate ``{"value": v, "ci95": [low, high]}``.
         path: the PNG to write.
         title: the figure title.
+        chance: the accuracy of always answering the most common test class, drawn as a line.
     """
     metrics = ("accuracy", "precision", "recall")
     positions = np.arange(len(rows))
@@ -91,9 +92,6 @@ def plot_comparison(rows: Sequence[dict], path: Path, title: str) -> None:
         )
         axis.bar_label(bars, labels=[f"{value:.2f}" for value in values], fontsize=7, padding=2)
     # Chance accuracy: always answering the test set's most common class (25 % when balanced).
-    from training.comparison_table import chance_accuracy
-
-    chance = max(chance_accuracy(row) for row in rows)
     axis.axhline(
         chance, color="grey", linestyle=":", linewidth=1, label=f"chance accuracy ({100 * chance:.0f} %)"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from imaging.classes import SEVERITIES
+
 
 def _percent(estimate: dict | float | None) -> str:
     value = estimate.get("value") if isinstance(estimate, dict) else estimate
@@ -107,3 +109,24 @@ def render_report(metrics: dict, run: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def console_summary(metrics: dict) -> list[str]:
+    """The lines printed after training or evaluation, under the test accuracy line.
+
+    Accuracy per severity (trace and mild cases are meant to be hard), and a warning that cannot be
+    missed when the model predicts fewer classes than the test set holds.
+    """
+    lines = []
+    by_severity = metrics.get("by_severity") or {}
+    for severity in [name for name in SEVERITIES if name in by_severity]:
+        entry = by_severity[severity]
+        lines.append(f"  {severity:>8}: {format_estimate(entry['accuracy'])} on {entry['count']} images")
+    predicted = [name for name, count in metrics.get("predicted_counts", {}).items() if count]
+    present = len(metrics.get("classes", []))
+    if len(predicted) < present:
+        lines.append(
+            f"WARNING: the model predicts only {len(predicted)} of {present} classes "
+            f"({', '.join(predicted) or 'none'}) on the test images: it has not learnt to tell them apart"
+        )
+    return lines

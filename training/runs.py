@@ -18,6 +18,9 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from imaging.errors import UsageError
+from training.errors import TrainingError
+
 MODEL_FILE = "model.keras"
 SETTINGS_FILE = "settings.json"
 SPLIT_FILE = "split.json"
@@ -58,23 +61,7 @@ def load_split_paths(path: Path) -> dict[str, list[str]]:
         document = json.loads(Path(path).read_text())
         return {part: list(document["parts"][part]["paths"]) for part in SPLIT_PARTS}
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a readable split file ({error})") from error
-
-
-def select_samples(samples: Sequence, data_root: Path, wanted_paths: Sequence[str], split_file: Path) -> list:
-    """Return the samples named in ``wanted_paths`` (in that order).
-
-    Raises:
-        ValueError: some paths of the split are not in the data set (moved or different data).
-    """
-    by_path = {relative_sample_path(sample.path, data_root): sample for sample in samples}
-    missing = [path for path in wanted_paths if path not in by_path]
-    if missing:
-        raise ValueError(
-            f"{split_file}: {len(missing)} of {len(wanted_paths)} test images are not in the data set at "
-            f"{data_root} (first: {missing[0]}). Pass --data with the data set the run was trained on."
-        )
-    return [by_path[path] for path in wanted_paths]
+        raise TrainingError(f"{path}: not a readable split file ({error})") from error
 
 
 def summarize_history(path: Path) -> dict:
@@ -125,7 +112,7 @@ def read_predictions(path: Path, class_names: Sequence[str]) -> dict:
             "severities": [row["severity"] or None for row in rows],
         }
     except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable predictions file ({error})") from error
+        raise TrainingError(f"{path}: not a readable predictions file ({error})") from error
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -150,11 +137,11 @@ def staged_folder(destination: Path, overwrite: bool = False) -> Iterator[Path]:
     A failed or interrupted run leaves nothing at ``destination``.
 
     Raises:
-        ValueError: ``destination`` exists and is not empty, and ``overwrite`` is False.
+        UsageError: ``destination`` exists and is not empty, and ``overwrite`` is False.
     """
     destination = Path(destination)
     if destination.exists() and any(destination.iterdir()) and not overwrite:
-        raise ValueError(
+        raise UsageError(
             f"{destination}: run folder already exists; choose another --out or pass --overwrite"
         )
     destination.parent.mkdir(parents=True, exist_ok=True)

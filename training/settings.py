@@ -7,10 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from imaging.contract import (
+    ARCHITECTURES,
+    DEFAULT_IMAGE_SIZE,
+    LUNG_WINDOW_LEVEL,
+    LUNG_WINDOW_WIDTH,
+)
+from imaging.errors import UsageError
 from imaging.hounsfield import LungWindow
 from imaging.image_split import SPLIT_CHOICES
+from training.errors import TrainingError
 
-ARCHITECTURES: tuple[str, ...] = ("inceptionv3", "resnet50", "efficientnetb0", "simple_cnn")
 # The Keras applications refuse inputs smaller than these (InceptionV3's stem needs 75 px).
 MINIMUM_IMAGE_SIZE: dict[str, int] = {
     "inceptionv3": 75,
@@ -80,7 +87,7 @@ class TrainSettings:
     architecture: str = "inceptionv3"
     data: str = ""
     weights: str | None = None
-    image_size: int = 224
+    image_size: int = DEFAULT_IMAGE_SIZE
     epochs: int = 40
     head_epochs: int = 5
     batch_size: int = 32
@@ -106,34 +113,34 @@ class TrainSettings:
     validation_fraction: float = 0.15
     test_fraction: float = 0.2
     seed: int = 0
-    window_width: float = 1500.0
-    window_level: float = -600.0
+    window_width: float = LUNG_WINDOW_WIDTH
+    window_level: float = LUNG_WINDOW_LEVEL
     bootstrap_samples: int = 1000
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(
+            raise UsageError(
                 f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}"
             )
         minimum = MINIMUM_IMAGE_SIZE[self.architecture]
         if self.image_size < minimum:
-            raise ValueError(
+            raise UsageError(
                 f"{self.architecture} needs an image size of at least {minimum} px, got {self.image_size}"
             )
         if self.pooling not in POOLING_CHOICES:
-            raise ValueError(f"pooling must be one of {', '.join(POOLING_CHOICES)}, got {self.pooling!r}")
+            raise UsageError(f"pooling must be one of {', '.join(POOLING_CHOICES)}, got {self.pooling!r}")
         if self.split not in SPLIT_CHOICES:
-            raise ValueError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {self.split!r}")
+            raise UsageError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {self.split!r}")
         if self.monitor not in MONITOR_CHOICES:
-            raise ValueError(f"monitor must be one of {', '.join(MONITOR_CHOICES)}, got {self.monitor!r}")
+            raise UsageError(f"monitor must be one of {', '.join(MONITOR_CHOICES)}, got {self.monitor!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.head_epochs < 0:
-            raise ValueError("epochs and batch size must be at least 1 and head epochs at least 0")
+            raise UsageError("epochs and batch size must be at least 1 and head epochs at least 0")
         if not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(f"dropout rate must be in [0, 1), got {self.dropout_rate}")
+            raise UsageError(f"dropout rate must be in [0, 1), got {self.dropout_rate}")
         if not 0.0 <= self.fine_tune_fraction <= 1.0:
-            raise ValueError(f"fine-tune fraction must be in [0, 1], got {self.fine_tune_fraction}")
+            raise UsageError(f"fine-tune fraction must be in [0, 1], got {self.fine_tune_fraction}")
         if self.weights == "imagenet" and self.architecture == "simple_cnn":
-            raise ValueError("simple_cnn has no ImageNet weights; use --weights none")
+            raise UsageError("simple_cnn has no ImageNet weights; use --weights none")
         LungWindow(self.window_width, self.window_level)  # validates the window
 
     @property
@@ -187,4 +194,4 @@ def load_settings(path: Path) -> TrainSettings:
         values = json.loads(Path(path).read_text())
         return TrainSettings.from_dict(values)
     except (OSError, ValueError, TypeError) as error:
-        raise ValueError(f"{path}: cannot read training settings: {error}") from error
+        raise TrainingError(f"{path}: cannot read training settings: {error}") from error

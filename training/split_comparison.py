@@ -13,6 +13,7 @@ import json
 import math
 from pathlib import Path
 
+from emphysema.versions import cpu_facts
 from training.comparison_table import learns, provenance_lines
 from training.report import format_estimate
 from training.runs import write_text_atomically
@@ -45,8 +46,6 @@ def build_split_comparison(documents: dict[str, dict], command: str) -> dict:
     Raises:
         ValueError: a split is missing, or the two comparisons differ in models or settings.
     """
-    from bench.environment import cpu_facts
-
     if set(documents) != {"patient", "image"}:
         raise ValueError(
             f"a split comparison needs the patient and the image split, got {', '.join(documents)}"

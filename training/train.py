@@ -14,9 +14,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from imaging.contract import ARCHITECTURES
 from imaging.image_split import IMAGE_SPLIT_WARNING, SPLIT_CHOICES
-from training.settings import ARCHITECTURES, MONITOR_CHOICES, POOLING_CHOICES, QUICK_PRESET, TrainSettings
-from training.weights import WeightsUnavailableError
+from training.errors import TrainingError
+from training.report import console_summary
+from training.settings import MONITOR_CHOICES, POOLING_CHOICES, QUICK_PRESET, TrainSettings
 
 # CLI flag -> TrainSettings field, for the options that override the defaults and the quick preset.
 _OVERRIDES: dict[str, str] = {
@@ -126,7 +128,7 @@ def run_training(
     settings = settings.resolved()
     data_root = Path(settings.data)
     if not data_root.is_dir():
-        raise ValueError(f"{data_root}: data folder not found")
+        raise TrainingError(f"{data_root}: data folder not found")
     # Resolve the weights first: an offline machine learns about it before any images load.
     weights_path = resolve_weights(settings.architecture, settings.resolved_weights)
     keras.utils.set_random_seed(settings.seed)
@@ -141,7 +143,7 @@ def run_training(
     indices = {"train": split.train, "validation": split.validation, "test": split.test}
     for part, chosen in indices.items():
         if len(chosen) == 0:
-            raise ValueError(f"{data_root}: the {part} split is empty; the data set needs more patients")
+            raise TrainingError(f"{data_root}: the {part} split is empty; the data set needs more patients")
     images = load_images(samples, settings.image_size, settings.window)
     labels = labels_to_indices(samples)
     arrays = TrainingArrays(
@@ -194,19 +196,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_training_arguments(parser)
     arguments = parser.parse_args(argv)
-    try:
-        settings = settings_from_arguments(arguments)
-        metrics = run_training(settings, arguments.out, overwrite=arguments.overwrite)
-    except (ValueError, WeightsUnavailableError) as error:
-        print(f"emphysema train: {error}", file=sys.stderr)
-        return 2
+    settings = settings_from_arguments(arguments)
+    metrics = run_training(settings, arguments.out, overwrite=arguments.overwrite)
     accuracy = metrics["accuracy"]
     low, high = accuracy["ci95"]
     print(
         f"{settings.architecture}: test accuracy {100 * accuracy['value']:.1f} % (95 % CI {100 * low:.1f}-"
         f"{100 * high:.1f}) on {metrics['count']} test images; run folder {arguments.out}"
     )
-    if settings.split == "image":  # again next to the figure it qualifies
+    print("\n".join(console_summary(metrics)))
+    if settings.split == "image":  # again next to the figures it qualifies
         print(IMAGE_SPLIT_WARNING, file=sys.stderr)
     return 0
 

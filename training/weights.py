@@ -7,6 +7,9 @@ from pathlib import Path
 
 import keras
 
+from imaging.errors import UsageError
+from training.errors import TrainingError
+
 # The Keras applications' own "no top" ImageNet files (origin, file hash), as keras.applications uses.
 _KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 IMAGENET_WEIGHTS: dict[str, tuple[str, str]] = {
@@ -27,7 +30,7 @@ IMAGENET_WEIGHTS: dict[str, tuple[str, str]] = {
 DOWNLOAD_SOCKET_TIMEOUT = 30.0
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(TrainingError):
     """The ImageNet weights could not be downloaded; the message says how to continue offline."""
 
 
@@ -52,7 +55,7 @@ def download_imagenet_weights(architecture: str, cache_dir: str | Path | None = 
         WeightsUnavailableError: the download failed (no internet, proxy, firewall, bad file).
     """
     if architecture not in IMAGENET_WEIGHTS:
-        raise ValueError(f"{architecture} has no ImageNet weights; use --weights none")
+        raise UsageError(f"{architecture} has no ImageNet weights; use --weights none")
     origin, file_hash = IMAGENET_WEIGHTS[architecture]
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_SOCKET_TIMEOUT)
@@ -87,5 +90,5 @@ def resolve_weights(architecture: str, weights: str, cache_dir: str | Path | Non
         return download_imagenet_weights(architecture, cache_dir)
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise ValueError(f"{weights}: weights file not found (use imagenet, none or a Keras weights file)")
+        raise TrainingError(f"{weights}: weights file not found (use imagenet, none or a Keras weights file)")
     return path

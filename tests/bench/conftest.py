@@ -18,6 +18,7 @@ def export_versions(run: Path, repository: Path) -> Path:
     """Export the run twice into ``repository``: version 1 fp32, version 2 int8."""
     from export.exporter import export_run
     from export.settings import ExportSettings
+    from training.run_folder import read_run
 
     for precision in ("fp32", "int8"):
         settings = ExportSettings(
@@ -29,7 +30,7 @@ def export_versions(run: Path, repository: Path) -> Path:
             parity_samples=4,
             calibration_samples=16,
         )
-        export_run(run, repository, settings, command=f"test export {precision}")
+        export_run(read_run(run), repository, settings, command=f"test export {precision}")
     return repository
 
 

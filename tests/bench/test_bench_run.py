@@ -11,6 +11,7 @@ import pytest
 
 from bench import run
 from bench.report_tables import format_figure
+from emphysema import cli
 
 pytestmark = [pytest.mark.triton, pytest.mark.slow]
 
@@ -189,7 +190,7 @@ def test_int8_accuracy_change_comes_from_its_model_card(quick_run, bench_reposit
 def test_a_failed_run_leaves_the_previous_results_alone(quick_run, tmp_path, capsys):
     out, _ = quick_run
     before = (out / "results.json").read_bytes()
-    status = run.main(["--repository", str(tmp_path / "nowhere"), "--out", str(out), "--quick"])
+    status = cli.main(["bench", "--repository", str(tmp_path / "nowhere"), "--out", str(out), "--quick"])
     assert status == 1
     assert "nowhere" in capsys.readouterr().err
     assert (out / "results.json").read_bytes() == before
@@ -203,7 +204,7 @@ def test_a_missing_keras_source_run_is_a_clear_error(bench_repository, tmp_path,
     card = json.loads(card_path.read_text())
     card["source_run"]["folder"] = str(tmp_path / "deleted_run")
     card_path.write_text(json.dumps(card))
-    assert run.main(["--repository", str(copy), "--out", str(tmp_path / "out"), "--quick"]) == 1
+    assert cli.main(["bench", "--repository", str(copy), "--out", str(tmp_path / "out"), "--quick"]) == 1
     error = capsys.readouterr().err
     assert "model_card.json" in error and "model.keras" in error
     assert not (tmp_path / "out").exists()

@@ -21,6 +21,7 @@ from bench.flops import count_model_flops
 from bench.inputs import batch_of, synthetic_inputs
 from bench.settings import BenchError, BenchSettings, quick_settings
 from bench.timing import time_calls
+from imaging.errors import UsageError
 
 
 def test_time_calls_respects_minimum_calls_and_maximum():
@@ -201,11 +202,11 @@ def test_settings_reject_bad_values_and_quick_mode_keeps_the_comparison_level():
     quick = quick_settings()
     assert quick.quick and quick.comparison_concurrency in quick.concurrency_levels
     assert BenchSettings().concurrency_levels == tuple(range(1, 17))
-    with pytest.raises(BenchError, match="comparison_concurrency"):
+    with pytest.raises(UsageError, match="comparison_concurrency"):
         BenchSettings(concurrency_start=1, concurrency_end=4)
-    with pytest.raises(BenchError, match="threads"):
+    with pytest.raises(UsageError, match="threads"):
         BenchSettings(threads=0)
-    with pytest.raises(BenchError, match="batch_sizes"):
+    with pytest.raises(UsageError, match="batch_sizes"):
         BenchSettings(batch_sizes=())
 
 
@@ -223,3 +224,25 @@ def test_version_selection_reads_the_model_cards(bench_repository, tmp_path):
         select_versions(bench_repository, "inceptionv3", 9)
     with pytest.raises(BenchError, match="resnet50/config.pbtxt: not found"):
         select_versions(bench_repository, "resnet50", None)
+
+
+def test_the_committed_report_is_generated_from_its_json_and_names_the_instruction_set():
+    import json
+    from pathlib import Path
+
+    from bench.report import render_report
+
+    results_folder = Path(__file__).parents[2] / "bench" / "results"
+    results = json.loads((results_folder / "results.json").read_text(encoding="utf-8"))
+    report = render_report(results)
+    assert report == (results_folder / "report.md").read_text(encoding="utf-8")
+    assert "AVX-512 with VNNI" in report  # int8 speed depends on it: every result says which CPU
+
+
+def test_instruction_set_names_the_three_kinds_of_x86_cpu():
+    from emphysema.versions import instruction_set
+
+    assert instruction_set(["avx2", "fma", "avx512f", "avx512_vnni"]) == "AVX-512 with VNNI"
+    assert instruction_set(["avx2", "fma"]) == "AVX2 without VNNI"
+    assert instruction_set(["avx2", "avx_vnni"]) == "AVX2 with VNNI"
+    assert instruction_set([]) == "no AVX2"

@@ -24,8 +24,14 @@ from imaging.scan import Scan, to_model_input
 SYNTHETIC_PATIENT_NAME = "Testpatient^Synthetic"
 SYNTHETIC_PATIENT_ID = "SYN-7731"
 # What pydicom's real CT_small.dcm says about its patient: none of it may survive the client.
-CT_SMALL_IDENTIFIERS = ("CompressedSamples", "1CT1", "ABCD1234", "1234ABCD", "JFK IMAGING CENTER",
-                        "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322")
+CT_SMALL_IDENTIFIERS = (
+    "CompressedSamples",
+    "1CT1",
+    "ABCD1234",
+    "1234ABCD",
+    "JFK IMAGING CENTER",
+    "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322",
+)
 
 
 def phantom_hounsfield(label: str = "CLE", size: int = 64, seed: int = 0) -> np.ndarray:
@@ -35,8 +41,9 @@ def phantom_hounsfield(label: str = "CLE", size: int = 64, seed: int = 0) -> np.
     return generate_slice(label, "moderate", draw_patient_traits(rng, settings), rng, settings)
 
 
-def dicom_bytes(hounsfield: np.ndarray, patient_name: str = SYNTHETIC_PATIENT_NAME,
-                patient_id: str = SYNTHETIC_PATIENT_ID) -> bytes:
+def dicom_bytes(
+    hounsfield: np.ndarray, patient_name: str = SYNTHETIC_PATIENT_NAME, patient_id: str = SYNTHETIC_PATIENT_ID
+) -> bytes:
     """A single-frame CT DICOM file (int16 stored values, RescaleIntercept -1024) holding ``hounsfield``."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
@@ -72,7 +79,7 @@ def onnx_prediction(onnx_path: Path, scan: Scan, image_size: int) -> tuple[str, 
     """The class and probabilities onnxruntime gives in-process for the same preprocessed input."""
     import onnxruntime
 
-    from imaging.classes import CLASS_NAMES
+    from imaging.contract import CLASS_NAMES
 
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     image = to_model_input(scan, image_size)[np.newaxis]
@@ -90,7 +97,10 @@ def ct_small_bytes() -> bytes:
 def scans() -> SimpleNamespace:
     """The helpers above and the identifying strings tests look for."""
     return SimpleNamespace(
-        phantom_hounsfield=phantom_hounsfield, dicom_bytes=dicom_bytes, png16_bytes=png16_bytes,
-        onnx_prediction=onnx_prediction, ct_small_identifiers=CT_SMALL_IDENTIFIERS,
+        phantom_hounsfield=phantom_hounsfield,
+        dicom_bytes=dicom_bytes,
+        png16_bytes=png16_bytes,
+        onnx_prediction=onnx_prediction,
+        ct_small_identifiers=CT_SMALL_IDENTIFIERS,
         synthetic_identifiers=(SYNTHETIC_PATIENT_NAME, SYNTHETIC_PATIENT_ID),
     )

@@ -7,7 +7,7 @@ import pytest
 
 from client.occlusion import OcclusionSettings, occluded_variants, occlusion_boxes, overlay, sensitivity_map
 from client.triton import TritonClassifier, TritonSettings
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 
 
 @pytest.mark.parametrize("image_size", [32, 75, 224])

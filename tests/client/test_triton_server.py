@@ -8,7 +8,7 @@ import tritonclient.grpc as grpcclient
 
 from client.errors import InferenceRequestError, ModelNotFoundError
 from client.triton import TritonClassifier, TritonSettings
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 
 pytestmark = pytest.mark.triton
 
@@ -51,8 +51,10 @@ def test_classify_batches_into_requests_of_at_most_the_max_batch(triton_server, 
 
 
 def test_wrong_image_size_is_refused_before_sending(triton_server, tiny_repository):
-    with TritonClassifier(TritonSettings(url=triton_server.grpc_url)) as classifier, \
-            pytest.raises(ValueError, match=f"shape \\(N, {tiny_repository.image_size}"):
+    with (
+        TritonClassifier(TritonSettings(url=triton_server.grpc_url)) as classifier,
+        pytest.raises(ValueError, match=f"shape \\(N, {tiny_repository.image_size}"),
+    ):
         classifier.classify(np.zeros((1, 7, 7, 1), np.uint8))
 
 
@@ -73,7 +75,9 @@ def test_invalid_argument_is_translated_and_never_retried(triton_server, tiny_re
 
 
 def test_unknown_model_names_the_model_and_what_to_check(triton_server):
-    with TritonClassifier(TritonSettings(url=triton_server.grpc_url, model="no_such_model")) as classifier, \
-            pytest.raises(ModelNotFoundError, match="no_such_model") as caught:
+    with (
+        TritonClassifier(TritonSettings(url=triton_server.grpc_url, model="no_such_model")) as classifier,
+        pytest.raises(ModelNotFoundError, match="no_such_model") as caught,
+    ):
         classifier.model_info()
     assert "--model" in str(caught.value)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.triton
 
 def synthetic_scans(count: int, image_size: int, seed: int = 0) -> np.ndarray:
     """Model inputs from the project's synthetic HRCT phantom, cycling through the four classes."""
-    from imaging.classes import CLASS_NAMES
+    from imaging.contract import CLASS_NAMES
     from imaging.phantom import DEFAULT_SETTINGS, draw_patient_traits, generate_slice
 
     settings = DEFAULT_SETTINGS.with_image_size(64)  # small: these tests are about serving
@@ -85,7 +85,7 @@ def test_inference_equals_onnxruntime(client, tiny_repository, reference_session
 
 
 def test_top_k_labels_come_from_labels_txt(client, tiny_repository, reference_session):
-    from imaging.classes import CLASS_NAMES
+    from imaging.contract import CLASS_NAMES
 
     image = synthetic_scans(1, tiny_repository.image_size, seed=3)
     expected = reference_session.run(["probabilities"], {"image": image})[0][0]

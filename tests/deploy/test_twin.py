@@ -10,7 +10,8 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
 from deploy.errors import ServeError
-from deploy.twin import read_model_config, twin_config, write_twin
+from deploy.twin import twin_config, write_twin
+from export.model_repository import RepositoryError, read_model_config
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 COMMITTED_MODELS = ("inceptionv3", "resnet50", "efficientnetb0", "simple_cnn")
@@ -110,20 +111,20 @@ def test_write_twin_skips_models_without_onnx(tiny_repository, tmp_path):
 
 def test_write_twin_refuses_missing_repository(tmp_path):
     missing = tmp_path / "nowhere"
-    with pytest.raises(ServeError, match=rf"{missing}.*does not exist"):
+    with pytest.raises(RepositoryError, match=rf"{missing}.*does not exist"):
         write_twin(missing, tmp_path / "twin", threads=1)
 
 
 def test_write_twin_refuses_a_file(tmp_path):
     a_file = tmp_path / "model_repository"
     a_file.write_text("not a folder")
-    with pytest.raises(ServeError, match="is not a folder"):
+    with pytest.raises(RepositoryError, match="is not a folder"):
         write_twin(a_file, tmp_path / "twin", threads=1)
 
 
 def test_write_twin_refuses_empty_repository(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ServeError, match=r"empty.*config\.pbtxt"):
+    with pytest.raises(RepositoryError, match=r"empty.*config\.pbtxt"):
         write_twin(tmp_path / "empty", tmp_path / "twin", threads=1)
 
 
@@ -140,7 +141,7 @@ def test_unparsable_config_names_the_file(tiny_repository, tmp_path):
     shutil.copytree(tiny_repository.path, repository)
     config = repository / tiny_repository.model_name / "config.pbtxt"
     config.write_text("name: 'x' max_batch_size: lots")
-    with pytest.raises(ServeError, match=rf"{config}: not a valid Triton model configuration"):
+    with pytest.raises(RepositoryError, match=rf"{config}: not a valid Triton model configuration"):
         write_twin(repository, tmp_path / "twin", threads=1)
 
 

@@ -11,8 +11,8 @@ def tiny_run_accuracy(tiny_run) -> float:
     """The tiny model's own Keras accuracy on its test split (the trained model must be useful)."""
     import keras
 
-    from export.run_folder import load_part, read_run
+    from training.run_folder import read_run
 
-    images, labels = load_part(read_run(tiny_run), "test")
+    images, labels = read_run(tiny_run).load_part("test")
     model = keras.saving.load_model(tiny_run / "model.keras")
     return float(np.mean(model.predict(images, verbose=0).argmax(axis=1) == labels))

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from export import exporter, repository
-from export.repository import STAGING_PREFIX
+from emphysema import cli
+from export import model_repository, publishing
+from export.publishing import STAGING_PREFIX
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -22,7 +23,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def run_export(run, repository_root) -> int:
-    return exporter.main(["--run", str(run), "--repository", str(repository_root), "--name", "tiny"])
+    return cli.main(["export", "--run", str(run), "--repository", str(repository_root), "--name", "tiny"])
 
 
 @pytest.fixture
@@ -77,11 +78,12 @@ def test_failure_after_the_version_rename_is_rolled_back(tiny_run, repository_wi
             raise OSError("injected: disk full")
         return real_replace(source, target)
 
-    monkeypatch.setattr(repository.os, "replace", replace_then_fail)
+    monkeypatch.setattr(publishing.os, "replace", replace_then_fail)
     # A different batch size changes config.pbtxt, so it really is replaced before labels.txt fails.
     (repository_with_version_1 / "tiny" / "labels.txt").write_text("old\n")
     before = snapshot(repository_with_version_1)
     argv = [
+        "export",
         "--run",
         str(tiny_run),
         "--repository",
@@ -91,7 +93,7 @@ def test_failure_after_the_version_rename_is_rolled_back(tiny_run, repository_wi
         "--max-batch-size",
         "4",
     ]
-    assert exporter.main(argv) == 1
+    assert cli.main(argv) == 1
     assert "config.pbtxt" in calls  # the config had been swapped in, then restored
     assert snapshot(repository_with_version_1) == before
 
@@ -109,14 +111,14 @@ def test_staging_left_by_a_killed_export_is_cleaned_and_ignored(tiny_run, reposi
     model_folder = repository_with_version_1 / "tiny"
     dead = model_folder / f"{STAGING_PREFIX}999999999-abc"  # no such process id
     (dead / "version").mkdir(parents=True)
-    assert repository.existing_versions(model_folder) == [1]  # hidden, non-integer: not a version
+    assert model_repository.version_numbers(model_folder) == [1]  # hidden, non-integer: not a version
     assert run_export(tiny_run, repository_with_version_1) == 0
     assert not dead.exists()
-    assert repository.existing_versions(model_folder) == [1, 2]
+    assert model_repository.version_numbers(model_folder) == [1, 2]
 
 
 def test_next_version_counts_only_integer_folders(tmp_path):
     for name in ("1", "7", "07", "trt_cache", ".export-1-x"):
         (tmp_path / name).mkdir()
     (tmp_path / "9").write_text("a file, not a version")
-    assert repository.next_version(tmp_path) == 8
+    assert model_repository.next_version(tmp_path) == 8

@@ -11,14 +11,15 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from export.model_repository import labels_text
 from export.onnx_graph import convert_keras_to_onnx, read_signature
 from export.parity import measure_parity
-from export.repository import labels_text
-from export.settings import MODEL_NAMES, ExportSettings
+from export.settings import ExportSettings
 from export.triton_config import build_model_config, render_config
+from imaging.contract import ARCHITECTURES, DEFAULT_IMAGE_SIZE
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
-COMMITTED_IMAGE_SIZE = 224  # the contract's default input size
+COMMITTED_IMAGE_SIZE = DEFAULT_IMAGE_SIZE
 
 
 def exported_config_text(graph: onnx.ModelProto, model_name: str) -> str:
@@ -33,7 +34,7 @@ def contract_graph_224(build_contract_model) -> onnx.ModelProto:
     return convert_keras_to_onnx(build_contract_model(COMMITTED_IMAGE_SIZE), COMMITTED_IMAGE_SIZE, opset=17)
 
 
-@pytest.mark.parametrize("model_name", MODEL_NAMES)
+@pytest.mark.parametrize("model_name", ARCHITECTURES)
 def test_committed_config_parses_and_equals_the_exporters(model_name, contract_graph_224):
     text = (REPOSITORY / model_name / "config.pbtxt").read_text(encoding="utf-8")
     config = text_format.Parse(text, model_config_pb2.ModelConfig())
@@ -53,13 +54,13 @@ def test_committed_config_parses_and_equals_the_exporters(model_name, contract_g
     assert text == exported_config_text(contract_graph_224, model_name)
 
 
-@pytest.mark.parametrize("model_name", MODEL_NAMES)
+@pytest.mark.parametrize("model_name", ARCHITECTURES)
 def test_committed_labels_are_the_class_order(model_name):
     assert (REPOSITORY / model_name / "labels.txt").read_text(encoding="utf-8") == labels_text()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model_name", MODEL_NAMES)
+@pytest.mark.parametrize("model_name", ARCHITECTURES)
 def test_real_architecture_exports_to_the_committed_config(model_name):
     """The real architecture at 224 (training.models) exports to exactly the committed config, with parity."""
     models = pytest.importorskip("training.models")

@@ -11,10 +11,13 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from emphysema import cli
 from export import exporter
-from export.run_folder import load_part, read_run
-from export.settings import ExportError, ExportSettings
-from imaging.classes import CLASS_NAMES
+from export.emulated_cpu import emulation_unavailable_reason, predict_on_emulated_cpu
+from export.settings import ExportSettings
+from imaging.contract import CLASS_NAMES
+from imaging.errors import UsageError
+from training.run_folder import read_run
 
 # Triton data types and the onnxruntime type strings they must correspond to (independent of
 # the exporter's own mapping).
@@ -22,7 +25,7 @@ ORT_TYPE_OF = {"TYPE_UINT8": "tensor(uint8)", "TYPE_FP32": "tensor(float)"}
 
 
 def run_export(run, repository, *extra: str) -> int:
-    return exporter.main(["--run", str(run), "--repository", str(repository), "--name", "tiny", *extra])
+    return cli.main(["export", "--run", str(run), "--repository", str(repository), "--name", "tiny", *extra])
 
 
 def read_config(model_folder) -> model_config_pb2.ModelConfig:
@@ -57,7 +60,7 @@ def test_export_writes_a_version_whose_graph_matches_config(tiny_run, tmp_path, 
     # Parity, measured again here independently of the exporter: Keras vs the written file.
     import keras
 
-    images, labels = load_part(read_run(tiny_run), "test")
+    images, labels = read_run(tiny_run).load_part("test")
     keras_probabilities = keras.saving.load_model(tiny_run / "model.keras").predict(images, verbose=0)
     onnx_probabilities = session.run(None, {"image": images})[0]
     difference = float(np.max(np.abs(keras_probabilities - onnx_probabilities)))
@@ -118,14 +121,25 @@ def test_reduced_precision_exports_are_valid_and_report_accuracy_change(
     ]
     assert config.output[0].data_type == model_config_pb2.TYPE_FP32
 
-    images, labels = load_part(read_run(tiny_run), "test")
+    images, labels = read_run(tiny_run).load_part("test")
     accuracy = float(np.mean(session.run(None, {"image": images})[0].argmax(axis=1) == labels))
     evaluation = json.loads(path.with_name("model_card.json").read_text())["checks"]["evaluation"]
     assert evaluation["accuracy"] == pytest.approx(accuracy)
     assert evaluation["accuracy_change"] == pytest.approx(accuracy - evaluation["fp32_accuracy"])
     assert evaluation["accuracy_change"] >= -0.01
+    assert evaluation["instruction_set"].startswith(("AVX2", "AVX-512"))
     output = capsys.readouterr().out
     assert f"{precision} accuracy" in output
+    if precision == "int8":
+        # Whatever this machine's CPU, the int8 graph must also be right on one without VNNI, whose
+        # integer kernels can saturate: run the written file on an emulated AVX2-only CPU.
+        emulated = predict_on_emulated_cpu(graph, images, "Haswell")
+        assert float(np.mean(emulated.argmax(axis=1) == labels)) >= evaluation["fp32_accuracy"] - 0.01
+        recorded = json.loads(path.with_name("model_card.json").read_text())["checks"][
+            "evaluation_emulated_cpu"
+        ]
+        assert recorded["instruction_set"] == "AVX2 without VNNI"
+        assert recorded["accuracy"] == pytest.approx(float(np.mean(emulated.argmax(axis=1) == labels)))
     print(
         f"\n{precision}: accuracy {evaluation['fp32_accuracy']:.3f} -> {accuracy:.3f}, "
         f"max |fp32 - {precision}| {evaluation['max_abs_difference_to_fp32']:.2e}"
@@ -169,7 +183,7 @@ def test_name_defaults_to_the_runs_architecture(tiny_run, tmp_path):
 
 
 def test_missing_run_folder_is_a_clear_error(tmp_path, capsys):
-    assert exporter.main(["--run", str(tmp_path / "nope"), "--repository", str(tmp_path / "repo")]) == 1
+    assert cli.main(["export", "--run", str(tmp_path / "nope"), "--repository", str(tmp_path / "repo")]) == 1
     assert f"{tmp_path / 'nope'}: run folder not found" in capsys.readouterr().err
     assert not (tmp_path / "repo").exists()
 
@@ -188,8 +202,30 @@ def test_uint8_activations_quantize_activations_unsigned_and_keep_accuracy(tiny_
     assert card["checks"]["evaluation"]["accuracy_change"] >= -0.01
 
 
+@pytest.mark.parametrize("activations", ["int8", "uint8"])
+def test_int8_with_full_range_weights_is_refused_for_cpus_without_vnni(
+    activations, tiny_run, tmp_path, capsys
+):
+    # 8-bit weights saturate the u8 x s8 kernels of x86 CPUs without VNNI (16-bit pair sums): the
+    # graph is exact on an AVX-512 VNNI machine and loses a class on an AVX2 one. The gate must see
+    # that on any machine, through the emulated CPU, and write nothing.
+    repository = tmp_path / "repo"
+    arguments = ("--precision", "int8", "--int8-activations", activations, "--no-int8-reduce-range")
+    assert run_export(tiny_run, repository, *arguments) == 1
+    error = capsys.readouterr().err
+    # On an AVX2-only machine the gate refuses on this CPU already; elsewhere on the emulated one.
+    assert "int8 export refused" in error and "AVX2 without VNNI" in error
+    assert not repository.exists()
+
+
+def test_emulated_check_is_required_by_the_test_suite():
+    # `make install` installs qemu-user; without it the int8 tests above would prove nothing about
+    # CPUs without VNNI, so this fails instead of skipping.
+    assert emulation_unavailable_reason() is None, emulation_unavailable_reason()
+
+
 def test_tensorrt_refuses_unsigned_int8_activations():
-    with pytest.raises(ExportError, match="TensorRT takes only signed"):
+    with pytest.raises(UsageError, match="TensorRT takes only signed"):
         ExportSettings(precision="int8", int8_activations="uint8", tensorrt=True)
-    with pytest.raises(ExportError, match="int8_activations must be one of"):
+    with pytest.raises(UsageError, match="int8_activations must be one of"):
         ExportSettings(int8_activations="int4")

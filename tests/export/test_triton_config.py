@@ -10,6 +10,7 @@ from tritonclient.grpc import model_config_pb2
 from export.onnx_graph import convert_keras_to_onnx
 from export.settings import ExportError, ExportSettings
 from export.triton_config import build_model_config, render_config
+from imaging.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -80,5 +81,5 @@ def test_fixed_batch_graph_is_refused(tiny_graph):
     ],
 )
 def test_bad_settings_are_refused(field, value):
-    with pytest.raises(ExportError, match=field.split("_")[0]):
+    with pytest.raises(UsageError, match=field.split("_")[0]):
         ExportSettings(**{field: value})

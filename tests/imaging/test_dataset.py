@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from imaging.dataset import (
     DatasetError,
     Sample,

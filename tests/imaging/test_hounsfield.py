@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from imaging.classes import CLASS_NAMES, class_index
+from imaging.classes import class_index
+from imaging.contract import CLASS_NAMES
 from imaging.hounsfield import LungWindow, hounsfield_window
 from imaging.scan import Scan, resize_image, to_model_input
 

@@ -8,11 +8,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from imaging.classes import CLASS_NAMES, SEVERITIES
+from imaging.classes import SEVERITIES
+from imaging.contract import CLASS_NAMES
 from imaging.hounsfield import HU_MAXIMUM, HU_MINIMUM
 from imaging.phantom import PhantomSettings, draw_patient_traits, generate_slice, render_slice
-from imaging.phantom_cohort import allocate_patients, plan_cohort, slice_generator
-from imaging.phantom_fields import gaussian_blur
+from imaging.phantom.cohort import allocate_patients, plan_cohort, slice_generator
+from imaging.phantom.fields import gaussian_blur
 
 SMALL = PhantomSettings().with_image_size(64)
 MEDIUM = PhantomSettings().with_image_size(128)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 from imaging.dataset import Sample
 from imaging.image_split import image_split, patients_in_training_and_test, split_samples
 from imaging.splits import PARTS, DataSplit, grouped_folds, grouped_split, patient_labels

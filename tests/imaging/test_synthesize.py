@@ -11,11 +11,11 @@ import pydicom
 import pytest
 from PIL import Image
 
-from imaging import synthesize
-from imaging.classes import CLASS_NAMES
+from emphysema import cli
+from imaging.contract import CLASS_NAMES
 from imaging.dataset import read_class_folders, read_dataset, read_manifest
-from imaging.phantom import PhantomSettings, generate_slice
-from imaging.phantom_cohort import plan_cohort, slice_generator
+from imaging.phantom import PhantomSettings, generate_slice, synthesize
+from imaging.phantom.cohort import plan_cohort, slice_generator
 from imaging.readers import read_scan
 from imaging.splits import grouped_split
 
@@ -23,7 +23,7 @@ SMALL_RUN = ["--patients", "8", "--slices-per-patient", "2", "--seed", "3", "--s
 
 
 def run_synth(out: Path, *extra: str) -> int:
-    return synthesize.main(["--out", str(out), *SMALL_RUN, *extra])
+    return cli.main(["synth", "--out", str(out), *SMALL_RUN, *extra])
 
 
 def manifest_rows(folder: Path) -> list[dict[str, str]]:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imaging.classes import CLASS_NAMES
+from imaging.contract import CLASS_NAMES
 
 TINY_SIZE = 40
 PATIENTS_PER_CLASS = 4

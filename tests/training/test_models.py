@@ -8,10 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from imaging.contract import INPUT_NAME, OUTPUT_NAME
 from training.models import (
     BACKBONE_NAME,
-    INPUT_NAME,
-    OUTPUT_NAME,
     build_model,
     freeze_backbone,
     unfreeze_top_of_backbone,

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imaging.dataset import load_images, read_dataset
-from training.evaluate import evaluate_run, load_run_model
+from emphysema import cli
+from training.evaluate import evaluate_run
 from training.evaluate import main as evaluate_main
-from training.runs import load_split_paths, select_samples
+from training.run_folder import read_run
+from training.runs import load_split_paths
 from training.settings import load_settings
 from training.train import main as train_main
 
@@ -63,11 +64,10 @@ def test_evaluate_from_the_folder_reproduces_the_training_evaluation(trained_run
 
 def assert_saved_model_predicts_like_the_files_say(trained_run: Path, tiny_dataset: Path) -> None:
     """model.keras, reloaded alone, gives the probabilities predictions.csv recorded for the test split."""
-    settings = load_settings(trained_run / "settings.json")
+    run = read_run(trained_run, tiny_dataset)
     test_paths = load_split_paths(trained_run / "split.json")["test"]
-    samples = select_samples(read_dataset(tiny_dataset), tiny_dataset, test_paths, trained_run / "split.json")
-    images = load_images(samples, settings.image_size, settings.window, progress=False)
-    probabilities = load_run_model(trained_run).predict(images, verbose=0)
+    images, _ = run.load_part("test")
+    probabilities = run.load_model().predict(images, verbose=0)
     with open(trained_run / "predictions.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["path"] for row in rows] == test_paths
@@ -82,20 +82,21 @@ def test_saved_model_predicts_like_the_files_say(trained_run: Path, tiny_dataset
 def test_evaluate_names_missing_data_and_folders(
     trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ):
-    assert evaluate_main(["--run", str(tmp_path / "nothing")]) == 2
-    assert "settings.json" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--run", str(tmp_path / "nothing")]) == 1
+    assert "run folder not found" in capsys.readouterr().err
     copy = tmp_path / "copy"
     shutil.copytree(trained_run, copy)
     other = tmp_path / "other_data"
     (other / "NT").mkdir(parents=True)
-    assert evaluate_main(["--run", str(copy), "--data", str(other)]) == 2
+    assert cli.main(["evaluate", "--run", str(copy), "--data", str(other)]) == 1
     assert str(other) in capsys.readouterr().err
 
 
 def test_an_existing_run_folder_is_not_overwritten_by_accident(trained_run: Path, tiny_dataset: Path, capsys):
     before = (trained_run / "model.keras").stat().st_mtime_ns
-    status = train_main(
+    status = cli.main(
         [
+            "train",
             "--data",
             str(tiny_dataset),
             "--model",
@@ -108,7 +109,7 @@ def test_an_existing_run_folder_is_not_overwritten_by_accident(trained_run: Path
             "1",
         ]
     )
-    assert status == 2
+    assert status == 2  # a usage error: choose another --out or pass --overwrite
     assert "--overwrite" in capsys.readouterr().err
     assert (trained_run / "model.keras").stat().st_mtime_ns == before
 
@@ -125,10 +126,10 @@ def test_a_failing_run_leaves_nothing_behind(tiny_dataset: Path, tmp_path: Path,
         (small / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tiny_dataset / relative, small / relative)
     out = tmp_path / "runs" / "failed"
-    status = train_main(
-        ["--data", str(small), "--model", "simple_cnn", "--out", str(out), "--image-size", "32"]
+    status = cli.main(
+        ["train", "--data", str(small), "--model", "simple_cnn", "--out", str(out), "--image-size", "32"]
     )
-    assert status == 2
+    assert status == 1
     assert "patients per class" in capsys.readouterr().err
     assert not out.exists()
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

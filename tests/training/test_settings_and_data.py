@@ -11,6 +11,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from training.augmentation import build_augmentation
 from training.data import class_weights, make_dataset
+from training.errors import TrainingError
 from training.settings import QUICK_PRESET, TrainSettings, load_settings, quick_settings, save_settings
 from training.strategy import select_strategy
 from training.train import add_training_arguments, settings_from_arguments
@@ -38,7 +39,7 @@ def test_settings_round_trip_through_json_and_refuse_unknown_keys(tmp_path: Path
     save_settings(settings, tmp_path / "settings.json")
     assert load_settings(tmp_path / "settings.json") == settings
     (tmp_path / "typo.json").write_text('{"architecture": "resnet50", "epochz": 3}')
-    with pytest.raises(ValueError, match="typo.json.*epochz"):
+    with pytest.raises(TrainingError, match="typo.json.*epochz"):
         load_settings(tmp_path / "typo.json")
 
 

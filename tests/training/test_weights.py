@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emphysema import cli
+from training.errors import TrainingError
 from training.models import BACKBONE_NAME, build_model, build_simple_cnn
-from training.train import main as train_main
 from training.weights import (
     IMAGENET_WEIGHTS,
     WeightsUnavailableError,
@@ -61,8 +62,9 @@ def test_train_cli_with_imagenet_offline_fails_clearly_and_writes_nothing(
 ):
     monkeypatch.setattr("keras.src.backend.config._KERAS_DIR", str(tmp_path / "keras_home"))  # no cached file
     out = tmp_path / "runs" / "resnet"
-    status = train_main(
+    status = cli.main(
         [
+            "train",
             "--data",
             str(tiny_dataset),
             "--model",
@@ -77,7 +79,7 @@ def test_train_cli_with_imagenet_offline_fails_clearly_and_writes_nothing(
             "1",
         ]
     )
-    assert status == 2
+    assert status == 1
     error = capsys.readouterr().err
     assert "could not download the ImageNet weights for resnet50" in error
     assert "--weights none" in error
@@ -87,7 +89,7 @@ def test_train_cli_with_imagenet_offline_fails_clearly_and_writes_nothing(
 
 def test_weights_none_and_missing_paths(tmp_path: Path):
     assert resolve_weights("inceptionv3", "none") is None
-    with pytest.raises(ValueError, match="weights file not found"):
+    with pytest.raises(TrainingError, match="weights file not found"):
         resolve_weights("inceptionv3", str(tmp_path / "missing.h5"))
     with pytest.raises(ValueError, match="no ImageNet weights"):
         download_imagenet_weights("simple_cnn")

@@ -14,17 +14,17 @@ import dataclasses
 
 import numpy as np
 
-from imaging.classes import CLASS_NAMES
-from imaging.phantom_anatomy import (
+from imaging.contract import CLASS_NAMES
+from imaging.phantom.anatomy import (
     build_boundaries,
     build_lobules,
     chest_wall_hounsfield,
     draw_vessels,
     grow_vessel_tree,
 )
-from imaging.phantom_fields import correlated_noise, gaussian_blur, pixel_grid
-from imaging.phantom_patterns import add_centrilobular, add_panlobular, add_paraseptal
-from imaging.phantom_settings import DEFAULT_KERNELS, DEFAULT_SETTINGS, KernelProfile, PhantomSettings
+from imaging.phantom.fields import correlated_noise, gaussian_blur, pixel_grid
+from imaging.phantom.patterns import add_centrilobular, add_panlobular, add_paraseptal
+from imaging.phantom.settings import DEFAULT_KERNELS, DEFAULT_SETTINGS, KernelProfile, PhantomSettings
 
 __all__ = [
     "DEFAULT_KERNELS",

@@ -1,5 +1,7 @@
 """Atomic writes into a Triton model repository: ``<repository>/<model>/{config.pbtxt, labels.txt, N/}``.
 
+The layout itself (file names, version numbers) is `export.model_repository`'s.
+
 Everything is built in a hidden staging folder inside the model folder (Triton ignores names
 that are not integers, and the same file system makes ``os.rename`` atomic), then renamed into
 the next integer version. Any failure, including Ctrl-C, puts the repository back as it was.
@@ -15,8 +17,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from export.model_repository import next_version
 from export.settings import ExportError
-from imaging.classes import CLASS_NAMES
 
 STAGING_PREFIX = ".export-"
 
@@ -27,28 +29,6 @@ class PublishedVersion:
 
     version: int
     folder: Path
-
-
-def labels_text() -> str:
-    """labels.txt: one class name per line, in the model's output order."""
-    return "".join(f"{name}\n" for name in CLASS_NAMES)
-
-
-def existing_versions(model_folder: Path) -> list[int]:
-    """The integer version folders Triton would see, ascending."""
-    if not model_folder.is_dir():
-        return []
-    return sorted(
-        int(path.name)
-        for path in model_folder.iterdir()
-        if path.is_dir() and path.name.isdigit() and not path.name.startswith("0")
-    )
-
-
-def next_version(model_folder: Path) -> int:
-    """The version number a new export gets: one above the highest existing one."""
-    versions = existing_versions(model_folder)
-    return versions[-1] + 1 if versions else 1
 
 
 def remove_stale_staging(model_folder: Path) -> None:

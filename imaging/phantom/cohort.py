@@ -22,9 +22,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from imaging.classes import CLASS_NAMES, SEVERITIES
-from imaging.phantom import PatientTraits, draw_patient_traits
-from imaging.phantom_settings import DEFAULT_SETTINGS, PhantomSettings
+from imaging.classes import SEVERITIES
+from imaging.contract import CLASS_NAMES
+from imaging.phantom.generator import PatientTraits, draw_patient_traits
+from imaging.phantom.settings import DEFAULT_SETTINGS, PhantomSettings
 
 # Distinct tags keep the planning stream apart from the per-slice streams.
 PLAN_STREAM = 0

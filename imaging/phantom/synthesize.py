@@ -28,11 +28,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from imaging.classes import CLASS_NAMES, SEVERITIES
+from imaging.classes import SEVERITIES
+from imaging.contract import CLASS_NAMES
+from imaging.errors import UsageError
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
-from imaging.phantom import PhantomSettings, generate_slice
-from imaging.phantom_cohort import PatientPlan, plan_cohort, slice_generator
-from imaging.phantom_files import encode_dicom, encode_png, write_contact_sheet
+from imaging.phantom.cohort import PatientPlan, plan_cohort, slice_generator
+from imaging.phantom.files import encode_dicom, encode_png, write_contact_sheet
+from imaging.phantom.generator import PhantomSettings, generate_slice
 
 MANIFEST_COLUMNS = ("path", "label", "patient_id", "severity")
 EXTENSIONS = {"png": ".png", "dicom": ".dcm"}
@@ -197,22 +199,18 @@ def _summary(out: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``emphysema synth``; return 0 on success, 2 on bad arguments or an unusable --out."""
+    """Run ``emphysema synth``; a bad --size or an unusable --out is a ``UsageError``."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
         settings = PhantomSettings().with_image_size(arguments.size)
-    except ValueError as error:
+    except UsageError as error:
         parser.error(str(error))
     out: Path = arguments.out
     if out.exists() and not out.is_dir():
-        print(f"emphysema synth: {out} exists and is not a folder", file=sys.stderr)
-        return 2
+        raise UsageError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not arguments.overwrite:
-        print(
-            f"emphysema synth: {out} is not empty; choose another --out or add --overwrite", file=sys.stderr
-        )
-        return 2
+        raise UsageError(f"{out} is not empty; choose another --out or add --overwrite")
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))

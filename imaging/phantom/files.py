@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from imaging.classes import CLASS_NAMES, SEVERITIES
+from imaging.classes import SEVERITIES
+from imaging.contract import CLASS_NAMES
 from imaging.hounsfield import UNSIGNED_HU_OFFSET, LungWindow
 
 HOUNSFIELD_OFFSET_KEY = "hounsfield_offset"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from imaging.classes import SEVERITIES
+from imaging.errors import UsageError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,13 +125,13 @@ class PhantomSettings:
 
     def __post_init__(self) -> None:
         if self.image_size < 32:
-            raise ValueError(f"phantom image_size must be at least 32 pixels, got {self.image_size}")
+            raise UsageError(f"phantom image_size must be at least 32 pixels, got {self.image_size}")
         if not self.pixel_spacing_mm > 0:
-            raise ValueError(f"pixel_spacing_mm must be positive, got {self.pixel_spacing_mm}")
+            raise UsageError(f"pixel_spacing_mm must be positive, got {self.pixel_spacing_mm}")
         if len(self.severity_extent) != len(SEVERITIES):
-            raise ValueError(f"severity_extent needs one range per severity {SEVERITIES}")
+            raise UsageError(f"severity_extent needs one range per severity {SEVERITIES}")
         if not self.kernels:
-            raise ValueError("at least one reconstruction kernel is needed")
+            raise UsageError("at least one reconstruction kernel is needed")
 
     @property
     def field_of_view_mm(self) -> float:

@@ -11,8 +11,8 @@ import dataclasses
 
 import numpy as np
 
-from imaging.phantom_fields import correlated_noise, draw_segments, pixel_grid
-from imaging.phantom_settings import PhantomSettings
+from imaging.phantom.fields import correlated_noise, draw_segments, pixel_grid
+from imaging.phantom.settings import PhantomSettings
 
 # Where the pleura or fissure is absent, its distance is "far away" (pixels).
 FAR_AWAY_PX = 1.0e6

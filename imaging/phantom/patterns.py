@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging.phantom_anatomy import Boundaries
-from imaging.phantom_fields import correlated_noise, gaussian_blur, smoothstep
-from imaging.phantom_settings import PhantomSettings
+from imaging.phantom.anatomy import Boundaries
+from imaging.phantom.fields import correlated_noise, gaussian_blur, smoothstep
+from imaging.phantom.settings import PhantomSettings
 
 
 def _persistent(count: int, patient_rng, slice_rng, persistence: float) -> tuple[np.ndarray, np.ndarray]:
