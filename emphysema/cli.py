@@ -14,6 +14,10 @@ from collections.abc import Sequence
 # subcommand -> (module, one-line help). Order follows the data flow.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("imaging.synthesize", "generate the synthetic HRCT phantom data set"),
+    "synth-study": (
+        "study.phantom.command",
+        "generate synthetic chest-CT studies (DICOM series) with ground truth",
+    ),
     "train": ("training.train", "train one architecture into a run folder"),
     "evaluate": ("training.evaluate", "evaluate a run folder on its test split"),
     "compare": ("training.compare", "train and compare architectures on one split"),
@@ -28,7 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     lines = ["usage: emphysema SUBCOMMAND [options]", "", "subcommands:"]
-    lines += [f"  {name:<9} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<11} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
     lines += ["", "Run `emphysema SUBCOMMAND --help` for its options."]
     return "\n".join(lines)
 
