@@ -18,6 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "study.phantom.command",
         "generate synthetic chest-CT studies (DICOM series) with ground truth",
     ),
+    "quantify": (
+        "study.quantify_command",
+        "segment the lungs of CT studies; report LAA-950, Perc15, volumes",
+    ),
     "train": ("training.train", "train one architecture into a run folder"),
     "evaluate": ("training.evaluate", "evaluate a run folder on its test split"),
     "compare": ("training.compare", "train and compare architectures on one split"),
