@@ -95,27 +95,45 @@ def _close_and_fill(mask: np.ndarray, size: int) -> np.ndarray:
     return closed.astype(bool) | ~(outside[background] | (background == 0))
 
 
+def _bounding_box(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
+    """The smallest box holding ``mask``, widened in-plane by ``margin`` voxels (clipped to the image)."""
+    box = []
+    for axis in range(3):
+        present = np.flatnonzero(mask.any(axis=tuple(other for other in range(3) if other != axis)))
+        grow = 0 if axis == 0 else margin
+        box.append(slice(max(int(present[0]) - grow, 0), min(int(present[-1]) + 1 + grow, mask.shape[axis])))
+    return tuple(box)
+
+
 def segment_lungs(volume: Volume, settings: SegmentationSettings = SegmentationSettings()) -> LungMasks:
     """Segment the right and left lung of a study, or raise StudyError saying why it cannot."""
     hounsfield = volume.hounsfield
     candidate = _inside_air(hounsfield, settings.air_threshold_hu)
     if not candidate.any():
         raise StudyError("no air inside the body: this does not look like a chest CT")
-    airway = track_airways(hounsfield, candidate, volume.spacing_mm)
-    midline = int(round(np.nonzero(airway.any(axis=(0, 1)))[0].mean()))
-    margin = (
-        ndimage.binary_dilation(airway, iterations=settings.airway_margin_voxels)
-        if settings.airway_margin_voxels
-        else airway
-    )
-    sides = _assign_sides(candidate & ~margin, midline, settings.minimum_component_share)
     size = max(3, int(round(settings.closing_mm / volume.spacing_mm[1])) * 2 + 1)
+    # Everything after this works inside the box around the air in the chest: a third of the volume.
+    box = _bounding_box(candidate, size + settings.airway_margin_voxels)
+    candidate = candidate[box]
+    airway = track_airways(hounsfield[box], candidate, volume.spacing_mm)
+    midline = int(round(np.nonzero(airway.any(axis=(0, 1)))[0].mean()))
+    margin = airway
+    if settings.airway_margin_voxels:
+        margin = ndimage.binary_dilation(airway, iterations=settings.airway_margin_voxels)
+    sides = _assign_sides(candidate & ~margin, midline, settings.minimum_component_share)
     labels = np.zeros(hounsfield.shape, dtype=np.uint8)
+    boxed = labels[box]
     for label in (RIGHT_LUNG, LEFT_LUNG):
-        filled = _close_and_fill(sides == label, size) & ~airway & (labels == 0)
-        labels[filled] = label
+        lung = sides == label
+        if not lung.any():
+            continue
+        inner = _bounding_box(lung, size)
+        filled = _close_and_fill(lung[inner], size) & ~airway[inner] & (boxed[inner] == 0)
+        boxed[inner][filled] = label
+    full_airway = np.zeros(hounsfield.shape, dtype=bool)
+    full_airway[box] = airway
     _check(labels, volume, settings)
-    return LungMasks(labels, airway)
+    return LungMasks(labels, full_airway)
 
 
 def _check(labels: np.ndarray, volume: Volume, settings: SegmentationSettings) -> None:
