@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "study.quantify_command",
         "segment the lungs of CT studies; report LAA-950, Perc15, volumes",
     ),
+    "study-eval": ("study.evaluation", "measure segmentation and LAA-950 against held-out phantom studies"),
+    "study-bench": ("study.benchmark", "time reading, segmenting and quantifying a full-size study"),
     "train": ("training.train", "train one architecture into a run folder"),
     "evaluate": ("training.evaluate", "evaluate a run folder on its test split"),
     "compare": ("training.compare", "train and compare architectures on one split"),

@@ -32,6 +32,7 @@ class SegmentationSettings:
     air_threshold_hu: float = -400.0
     airway_margin_voxels: int = 2
     closing_mm: float = 4.0
+    largest_hole_mm2: float = 500.0
     minimum_component_share: float = 0.04
     lung_volume_ml: tuple[float, float] = (200.0, 8000.0)
 
@@ -80,19 +81,23 @@ def _assign_sides(lungs_air: np.ndarray, midline: int, share: float) -> np.ndarr
     return result
 
 
-def _close_and_fill(mask: np.ndarray, size: int) -> np.ndarray:
-    """Closing with a square of ``size`` pixels in each slice, then per-slice hole filling."""
+def _close_and_fill(mask: np.ndarray, size: int, largest_hole: int) -> np.ndarray:
+    """Closing with a square of ``size`` pixels in each slice, then filling holes slice by slice.
+
+    Only holes up to ``largest_hole`` pixels are filled: vessels are, but the top of a
+    diaphragm dome, which shows as an island of liver inside the lung, is not.
+    """
     closed = ndimage.minimum_filter(
         ndimage.maximum_filter(mask.astype(np.uint8), size=(1, size, size)), size=(1, size, size)
-    )
-    background, _ = ndimage.label(~closed.astype(bool), structure=IN_PLANE)
+    ).astype(bool)
+    background, _ = ndimage.label(~closed, structure=IN_PLANE)
     edges = np.concatenate(
         [background[:, 0, :], background[:, -1, :], background[:, :, 0], background[:, :, -1]], axis=None
     )
-    outside = np.zeros(background.max() + 1, dtype=bool)
-    outside[np.unique(edges)] = True
-    outside[0] = False
-    return closed.astype(bool) | ~(outside[background] | (background == 0))
+    fill = np.bincount(background.ravel()) <= largest_hole
+    fill[np.unique(edges)] = False
+    fill[0] = False
+    return closed | fill[background]
 
 
 def _bounding_box(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
@@ -128,7 +133,8 @@ def segment_lungs(volume: Volume, settings: SegmentationSettings = SegmentationS
         if not lung.any():
             continue
         inner = _bounding_box(lung, size)
-        filled = _close_and_fill(lung[inner], size) & ~airway[inner] & (boxed[inner] == 0)
+        largest_hole = int(settings.largest_hole_mm2 / (volume.spacing_mm[1] * volume.spacing_mm[2]))
+        filled = _close_and_fill(lung[inner], size, largest_hole) & ~airway[inner] & (boxed[inner] == 0)
         boxed[inner][filled] = label
     full_airway = np.zeros(hounsfield.shape, dtype=bool)
     full_airway[box] = airway
