@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from tqdm.auto import tqdm
 
 from imaging.classes import SEVERITIES
@@ -136,9 +137,20 @@ def write_example(folder: Path, target: Path) -> None:
     table = io.StringIO()
     with contextlib.redirect_stdout(table):
         quantify_main([str(folder / "dicom"), "--out", str(target), "--overwrite", "--quiet"])
-    (target / "table.txt").write_text(
-        table.getvalue().replace(str(folder.parent), "<generated>"), encoding="utf-8"
-    )
+    (target / "table.txt").write_text(table.getvalue(), encoding="utf-8")
+    # The committed copy of the montage is halved: noise makes a full-size PNG half a megabyte.
+    montage = target / "study-000" / "montage.png"
+    with Image.open(montage) as image:
+        half = image.convert("RGB").resize((image.width // 2, image.height // 2), Image.LANCZOS)
+    half.quantize(colors=64).save(montage, optimize=True)
+    # The study lived in a temporary folder: name it the same way in every committed file.
+    for written in (
+        target / "table.txt",
+        target / "quantification.csv",
+        target / "study-000" / "quantification.json",
+    ):
+        text = written.read_text(encoding="utf-8")
+        written.write_text(text.replace(str(folder.parent), "<generated>"), encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,7 +50,8 @@ def write_montage(
         draw.text(
             (left + 4, top + 4), f"slice {index + 1}  z {index * spacing_z:.0f} mm", fill=(255, 255, 255)
         )
-    sheet.save(path, optimize=True)
+    # A palette keeps the sheet small: grey levels, the red tint and the outline fit in 128 colours.
+    sheet.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 def write_histogram(path: Path, values: np.ndarray, laa950: float, perc15: float) -> None:
