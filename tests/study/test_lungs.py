@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from study.errors import StudyError
 from study.lungs import LEFT_LUNG, RIGHT_LUNG, segment_lungs
@@ -69,3 +70,27 @@ def test_every_pattern_and_severity(pattern, severity):
     rendered = render_study(chest, settings, settings.margin_below_mm)
     spacing = (chest.slice_interval_mm, chest.pixel_spacing_mm, chest.pixel_spacing_mm)
     check_against_truth(segment_lungs(Volume(rendered.hounsfield, spacing)).labels, rendered.anatomy)
+
+
+def test_lungs_touching_at_the_anterior_junction_are_split():
+    settings = dataclasses.replace(settings_for_size("small"), mediastinum_half_width_mm=(8.0, 8.0))
+    chest = draw_chest("CLE", "mild", 11, settings)
+    rendered = render_study(chest, settings, settings.margin_below_mm)
+    hounsfield, anatomy = rendered.hounsfield.copy(), rendered.anatomy.copy()
+    # Bridge the front of the mediastinum with lung, as an anterior junction line too thin to resolve.
+    reach = (1, 1, 25)
+    right = ndimage.maximum_filter(anatomy == RIGHT_LUNG, size=reach)
+    left = ndimage.maximum_filter(anatomy == LEFT_LUNG, size=reach)
+    rows = np.arange(anatomy.shape[1])[np.newaxis, :, np.newaxis]
+    bridge = right & left & (anatomy == 0) & (rows < anatomy.shape[1] // 2) & (hounsfield < 100)
+    assert bridge.sum() > 50
+    hounsfield[bridge] = -850
+    columns = np.arange(anatomy.shape[2])[np.newaxis, np.newaxis, :]
+    anatomy[bridge] = np.where(
+        np.broadcast_to(columns, anatomy.shape)[bridge] < anatomy.shape[2] // 2, RIGHT_LUNG, LEFT_LUNG
+    )
+    joined, _ = ndimage.label((anatomy == RIGHT_LUNG) | (anatomy == LEFT_LUNG))
+    largest = np.bincount(joined.ravel())[1:].argmax() + 1
+    assert {RIGHT_LUNG, LEFT_LUNG} <= set(np.unique(anatomy[joined == largest]))  # one air space
+    spacing = (chest.slice_interval_mm, chest.pixel_spacing_mm, chest.pixel_spacing_mm)
+    check_against_truth(segment_lungs(Volume(hounsfield, spacing)).labels, anatomy)
