@@ -56,6 +56,17 @@ def _spheres_in_slice(spheres: np.ndarray, z: float) -> tuple[np.ndarray, np.nda
     return cut, np.sqrt(spheres[cut, 3] ** 2 - rise[cut] ** 2)
 
 
+def _window(row: float, column: float, reach: int, matrix: int):
+    """The pixel box within ``reach`` of a centre, and each pixel's distance to it (None if off-image)."""
+    top, left = max(int(row) - reach, 0), max(int(column) - reach, 0)
+    bottom, right = min(int(row) + reach + 2, matrix), min(int(column) + reach + 2, matrix)
+    if top >= bottom or left >= right:
+        return None
+    local_rows = np.arange(top, bottom, dtype=np.float32)[:, np.newaxis]
+    local_columns = np.arange(left, right, dtype=np.float32)[np.newaxis, :]
+    return (top, bottom, left, right), np.hypot(local_rows - row, local_columns - column)
+
+
 def _draw_centrilobular(parenchyma, lesions: Lesions, z, grid, chest, rng, settings):
     tissue = settings.tissue
     cut, radii = _spheres_in_slice(lesions.centrilobular, z)
@@ -70,14 +81,10 @@ def _draw_centrilobular(parenchyma, lesions: Lesions, z, grid, chest, rng, setti
     dot_radius = tissue.cle_central_dot_mm / 2.0 / grid.spacing
     for index, row, column, radius_mm in zip(cut, rows, columns, radii, strict=True):
         radius = radius_mm / grid.spacing
-        reach = int(np.ceil(radius * 1.4 + edge + 1))
-        top, left = max(int(row) - reach, 0), max(int(column) - reach, 0)
-        bottom, right = min(int(row) + reach + 2, grid.matrix), min(int(column) + reach + 2, grid.matrix)
-        if top >= bottom or left >= right:
+        window = _window(row, column, int(np.ceil(radius * 1.4 + edge + 1)), grid.matrix)
+        if window is None:
             continue
-        local_rows = np.arange(top, bottom, dtype=np.float32)[:, np.newaxis]
-        local_columns = np.arange(left, right, dtype=np.float32)[np.newaxis, :]
-        distance = np.hypot(local_rows - row, local_columns - column)
+        (top, bottom, left, right), distance = window
         depth = smoothstep((radius * irregular[top:bottom, left:right] - distance) / edge + 0.5)
         region = depth_map[top:bottom, left:right]
         deeper = depth > region
@@ -99,14 +106,11 @@ def _draw_paraseptal(parenchyma, lesions: Lesions, z, grid, lung, settings):
     rows, columns = grid(lesions.paraseptal[cut, :2])
     for index, row, column, radius_mm in zip(cut, rows, columns, radii, strict=True):
         radius = radius_mm / grid.spacing
-        reach = int(np.ceil(radius + 2))
-        top, left = max(int(row) - reach, 0), max(int(column) - reach, 0)
-        bottom, right = min(int(row) + reach + 2, grid.matrix), min(int(column) + reach + 2, grid.matrix)
-        if top >= bottom or left >= right:
+        window = _window(row, column, int(np.ceil(radius + 2)), grid.matrix)
+        if window is None:
             continue
-        local_rows = np.arange(top, bottom, dtype=np.float32)[:, np.newaxis]
-        local_columns = np.arange(left, right, dtype=np.float32)[np.newaxis, :]
-        signed = np.hypot(local_rows - row, local_columns - column) - radius
+        (top, bottom, left, right), distance = window
+        signed = distance - radius
         region = nearest[top:bottom, left:right]
         closer = signed < region
         region[closer] = signed[closer]
