@@ -15,7 +15,8 @@ from scipy import ndimage
 from scipy.special import ndtri
 
 from imaging.phantom_fields import correlated_noise, gaussian_blur, smoothstep
-from study.phantom.chest import AIRWAY, Chest, airway_parts, fissure_distance, lung_side
+from study.phantom.airway import airway_parts
+from study.phantom.chest import AIRWAY, Chest, fissure_distance, lung_side
 from study.phantom.grid import PixelGrid
 from study.phantom.lesions import Lesions, coarse_lungs, place_lesions
 from study.phantom.settings import StudySettings
