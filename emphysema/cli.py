@@ -38,7 +38,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     lines = ["usage: emphysema SUBCOMMAND [options]", "", "subcommands:"]
-    lines += [f"  {name:<11} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<12} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
     lines += ["", "Run `emphysema SUBCOMMAND --help` for its options."]
     return "\n".join(lines)
 

@@ -100,6 +100,11 @@ def run(arguments: argparse.Namespace, staging: Path | None) -> tuple[list[dict]
             print(f"emphysema quantify: {path}: {error}", file=sys.stderr)
             rows.append(csv_row(name, path, None, str(error)))
             continue
+        except (MemoryError, OSError) as error:  # one study's trouble must not stop a cohort
+            message = f"could not be processed ({error.__class__.__name__}: {error})"
+            print(f"emphysema quantify: {path}: {message}", file=sys.stderr)
+            rows.append(csv_row(name, path, None, message))
+            continue
         reports.append(report)
         rows.append(csv_row(name, path, report, ""))
         if not arguments.json:
