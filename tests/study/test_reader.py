@@ -173,3 +173,11 @@ def test_other_files_are_not_studies(tmp_path):
     text.write_text("hello")
     assert "is not a study" in _refusal(text)
     assert "does not exist" in _refusal(tmp_path / "missing")
+
+
+def test_a_series_stored_right_to_left_is_flipped_into_the_patient_frame(series_copy, reference):
+    for path in series_copy.glob("*.dcm"):
+        _edit(path, ImageOrientationPatient=[-1, 0, 0, 0, 1, 0])
+    flipped = read_study(series_copy)
+    # Same pixels, but each row now runs towards the patient's right: the reader mirrors them back.
+    np.testing.assert_array_equal(flipped.hounsfield, reference.hounsfield[:, :, ::-1])
