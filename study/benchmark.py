@@ -28,7 +28,30 @@ THREADS = "2"
 
 
 def _peak_mib() -> float:
+    """The process's peak resident memory: VmHWM, which (unlike ru_maxrss) restarts at exec."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024.0, 1)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+def read_with_simpleitk(folder: Path) -> dict:
+    """Time SimpleITK's series reader on the same files (when it is installed), for the reader choice."""
+    import SimpleITK
+
+    started = time.perf_counter()
+    reader = SimpleITK.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+    array = SimpleITK.GetArrayFromImage(reader.Execute())
+    seconds = round(time.perf_counter() - started, 2)
+    return {
+        "seconds": seconds,
+        "peak_rss_mib": _peak_mib(),
+        "dtype": str(array.dtype),
+        "version": SimpleITK.Version_VersionString(),
+    }
 
 
 def measure(folder: Path) -> dict:
@@ -77,7 +100,17 @@ def markdown(record: dict) -> str:
         f"Target: {TARGET_SECONDS:.0f} s in all; "
         f"{'met' if record['total_seconds'] <= TARGET_SECONDS else 'NOT met'}. "
         f"Generating the study took {record['generate_seconds']:.1f} s (not part of the target).",
+        "",
     ]
+    simpleitk = record.get("simpleitk_read")
+    if simpleitk is None:
+        lines.append("SimpleITK is not installed, so its series reader was not timed.")
+    else:
+        lines.append(
+            f"For the reader choice: SimpleITK {simpleitk['version']} reads the same series in "
+            f"{simpleitk['seconds']:.2f} s with a peak RSS of {simpleitk['peak_rss_mib']:.0f} MiB "
+            f"({simpleitk['dtype']} voxels, none of the reader's checks)."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -87,9 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/results/study"), help="results folder")
     parser.add_argument("--seed", type=int, default=31, help="phantom seed (default 31)")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child process's job
+    parser.add_argument("--measure-simpleitk", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.measure is not None:
         print(json.dumps(measure(arguments.measure)))
+        return 0
+    if arguments.measure_simpleitk is not None:
+        print(json.dumps(read_with_simpleitk(arguments.measure_simpleitk)))
         return 0
     from study.phantom.command import write_study
     from study.phantom.settings import settings_for_size
@@ -106,20 +143,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             "OPENBLAS_NUM_THREADS": THREADS,
             "MKL_NUM_THREADS": THREADS,
         }
+        series = str(Path(scratch) / "study" / "dicom")
         child = subprocess.run(
-            [sys.executable, "-m", "study.benchmark", "--measure", str(Path(scratch) / "study" / "dicom")],
+            [sys.executable, "-m", "study.benchmark", "--measure", series],
             capture_output=True,
             text=True,
             env=environment,
             check=True,
         )
+        alternative = subprocess.run(
+            [sys.executable, "-m", "study.benchmark", "--measure-simpleitk", series],
+            capture_output=True,
+            text=True,
+            env=environment,
+        )
     study = json.loads(child.stdout.strip().splitlines()[-1])
+    simpleitk = (
+        json.loads(alternative.stdout.strip().splitlines()[-1]) if alternative.returncode == 0 else None
+    )
     total = round(sum(step["seconds"] for step in study["steps"].values()), 2)
     record = {
         "machine": machine,
         "threads": int(THREADS),
         "generate_seconds": round(generate_seconds, 1),
         "study": study,
+        "simpleitk_read": simpleitk,
         "total_seconds": total,
         "target_seconds": TARGET_SECONDS,
     }
