@@ -163,14 +163,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--seed", type=int, default=HELD_OUT_SEED, help=f"held-out seed (default {HELD_OUT_SEED})"
     )
+    parser.add_argument(
+        "--studies", type=int, help="evaluate this many studies spread over the plan (default all 18)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     arguments = parser.parse_args(argv)
     settings = settings_for_size(arguments.size)
     arguments.out.mkdir(parents=True, exist_ok=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="study-eval-") as scratch:
+        studies = plan(arguments.seed)
+        if arguments.studies is not None:
+            chosen = np.linspace(0, len(studies) - 1, max(1, min(arguments.studies, len(studies))))
+            studies = [studies[int(round(index))] for index in chosen]
         for index, (pattern, severity, seed) in enumerate(
-            tqdm(plan(arguments.seed), desc="Evaluating", disable=arguments.quiet)
+            tqdm(studies, desc="Evaluating", disable=arguments.quiet)
         ):
             folder = Path(scratch) / f"study-{index:03d}"
             write_study(folder, pattern, severity, seed, settings, nifti=False)

@@ -59,7 +59,7 @@ class StudySettings:
     # Vessels: trees from each hilum, grown until they fill a share of the lung.
     vessel_root_radius_mm: tuple[float, float] = (3.5, 5.0)
     vessel_volume_share: tuple[float, float] = (0.025, 0.04)
-    vessel_max_segments: int = 2500
+    vessel_max_segments: int = 6000
     # Emphysema distribution along the lung height t (0 base, 1 apex): weight = a + b * t.
     cle_zone_weight: tuple[float, float] = (0.15, 1.7)
     pse_zone_weight: tuple[float, float] = (0.4, 1.2)

@@ -44,13 +44,18 @@ def grow_vessels(chest: Chest, lung_volume_mm3: float, rng: np.random.Generator,
             [side, 0, -0.6],
             [side, -0.8, 0],
             [side, 0.8, 0],
+            [side * 0.4, -0.6, 0.8],
+            [side * 0.4, 0.6, 0.8],
+            [side * 0.4, -0.6, -0.8],
+            [side * 0.4, 0.6, -0.8],
         ):
             radius = rng.uniform(*settings.vessel_root_radius_mm) * 0.8
             stack.append((hilum, _turn(_unit(np.array(heading, float)), 0.2, rng), radius, 0.0))
         side_volume, side_budget = 0.0, budget / 2.0
         while stack and side_volume < side_budget and len(tubes) < settings.vessel_max_segments:
             start, heading, radius, stop = stack.pop(0)  # breadth first: the tree fills evenly
-            length = 2.0 * radius * rng.uniform(*tissue.vessel_length_to_width)
+            # Half the slice phantom's length: a 3-D tree must turn within a lung 10-15 cm across.
+            length = radius * rng.uniform(*tissue.vessel_length_to_width)
             end = start + length * heading
             for _ in range(RETRIES):  # a branch about to leave the lung bends away from the pleura
                 if lung_side(chest, *end) != 0:
