@@ -52,6 +52,7 @@ def _inside_air(hounsfield: np.ndarray, threshold: float) -> np.ndarray:
     outside = np.unique(edges)
     keep = np.ones(labels.max() + 1, dtype=bool)
     keep[outside] = False
+    keep[0] = False  # not air at all
     return keep[labels]
 
 
