@@ -92,3 +92,17 @@ def test_command_writes_studies_deterministically_and_refuses_a_full_folder(tmp_
     assert main(["--out", str(tmp_path / "a"), *arguments]) == 2
     assert "not empty" in capsys.readouterr().err
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
+def test_normal_lung_has_the_slice_phantoms_density(mixed_study):
+    from imaging.phantom import draw_patient_traits, render_slice
+
+    rng = np.random.default_rng(3)
+    slice_medians = []
+    for _ in range(8):
+        rendered = render_slice("NT", None, draw_patient_traits(rng), rng)
+        slice_medians.append(float(np.median(rendered.hounsfield[rendered.lung_mask])))
+    volume = read_study(mixed_study / "dicom")
+    normal = np.load(mixed_study / "labels.npz")["pattern"] == 1
+    study_median = float(np.median(volume.hounsfield[normal]))
+    assert min(slice_medians) - 25 <= study_median <= max(slice_medians) + 25
