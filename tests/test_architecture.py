@@ -23,6 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "deploy": {"imaging", "export"},
     "client": {"imaging", "deploy"},
     "bench": {"imaging", "training", "export", "deploy", "emphysema.versions"},
+    # The study layer (read, segment, quantify) needs no model: imaging only.
+    "study": {"imaging", "emphysema.versions"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.
     "emphysema": {"imaging"},
 }
