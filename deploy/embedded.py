@@ -87,6 +87,11 @@ class EmbeddedTriton:
         """Return the tritonserver command line (binary first) for this server."""
         settings = self.settings
         restricted = f"{','.join(RESTRICTED_PROTOCOLS)}:{ADMIN_KEY_NAME}={self.admin_key}"
+        # Triton 2.51 parses a KServe-v2 JSON body without bounds (a huge declared shape aborts it
+        # with std::bad_alloc, deep nesting overflows its stack), so HTTP inference is refused before
+        # the body is parsed unless the caller holds the key. gRPC, the client's path, is unaffected.
+        http_restricted = RESTRICTED_PROTOCOLS + (() if settings.http_inference else ("inference",))
+        http_restricted_api = f"{','.join(http_restricted)}:{ADMIN_KEY_NAME}={self.admin_key}"
         return [
             str(locate_triton().binary),
             f"--model-repository={self.twin.path}",
@@ -99,6 +104,7 @@ class EmbeddedTriton:
             f"--log-verbose={settings.log_verbose}",
             f"--grpc-address={settings.host}",
             f"--grpc-port={settings.grpc_port}",
+            f"--grpc-infer-allocation-pool-size={settings.grpc_allocation_pool_size}",
             f"--http-address={settings.host}",
             f"--http-port={settings.http_port}",
             f"--metrics-address={settings.host}",
@@ -108,7 +114,7 @@ class EmbeddedTriton:
             "--allow-sagemaker=false",
             "--allow-vertex-ai=false",
             f"--grpc-restricted-protocol={restricted}",
-            f"--http-restricted-api={restricted}",
+            f"--http-restricted-api={http_restricted_api}",
             f"--backend-config=python,shm-region-prefix-name={self._shm_prefix}",
             f"--backend-config=python,shm-default-byte-size={settings.shm_default_byte_size}",
             f"--backend-config=python,shm-growth-byte-size={settings.shm_growth_byte_size}",
@@ -179,6 +185,7 @@ class EmbeddedTriton:
         started = time.monotonic()
         with grpcclient.InferenceServerClient(self.grpc_url) as client:
             while True:
+                self.restrict_shared_memory()
                 if self.process.poll() is not None:
                     crashed = self.process.returncode < 0  # killed by a signal, e.g. SIGABRT
                     raise ServeError(
@@ -186,6 +193,7 @@ class EmbeddedTriton:
                         f"{processes.triton_errors(self.log_path, with_tail=crashed)}"
                     )
                 if _is_ready(client):
+                    self.restrict_shared_memory()
                     return time.monotonic() - started
                 if time.monotonic() - started > timeout_s:
                     raise ServeError(
@@ -193,6 +201,10 @@ class EmbeddedTriton:
                         f"{processes.triton_errors(self.log_path, with_tail=True)}"
                     )
                 time.sleep(0.2)
+
+    def restrict_shared_memory(self) -> None:
+        """Narrow this server's python-backend shared-memory regions to mode 0600 (owner only)."""
+        processes.restrict_shared_memory(self._shm_prefix)
 
     def stop(self) -> int | None:
         """Stop gracefully: SIGTERM, wait for in-flight requests, SIGKILL after the exit timeout.

@@ -36,6 +36,9 @@ def spawn(command: Sequence[str], environment: dict[str, str], log_path: Path) -
     parent = os.getpid()
 
     def tie_to_parent() -> None:  # runs in the child between fork and exec
+        # Files it creates are readable by this user only. (The python backend's shared-memory
+        # regions ignore the umask: Boost sets their mode to 0644; see restrict_shared_memory.)
+        os.umask(0o077)
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the parent died before prctl took effect
@@ -115,3 +118,20 @@ def remove_shared_memory(prefix: str) -> None:
             region.unlink()
         except OSError:
             pass  # already gone, or not ours to remove
+
+
+def restrict_shared_memory(prefix: str) -> None:
+    """Make the python-backend shared-memory regions readable and writable by their owner only.
+
+    The regions hold every request's pixels. Boost.Interprocess creates them with mode 0644
+    whatever the umask, so the launcher narrows them to 0600 as soon as they appear.
+    """
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        return
+    for region in shm.glob(f"{prefix}*"):
+        try:
+            if region.stat().st_mode & 0o077:
+                region.chmod(0o600)
+        except OSError:
+            pass  # removed meanwhile, or not ours
