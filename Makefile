@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= data/synthetic
-DEBIAN_PACKAGES := libb64-0d chromium chromium-driver
+DEBIAN_PACKAGES := libb64-0d chromium chromium-driver qemu-user
 INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test install system-packages lint clean
@@ -22,7 +22,8 @@ test: install
 
 install: system-packages $(INSTALLED) $(BIN)/perf_analyzer
 
-# Debian packages: libb64 for perf_analyzer, Chromium and its driver for the browser tests.
+# Debian packages: libb64 for perf_analyzer, Chromium and its driver for the browser tests, and
+# qemu-user to check int8 exports on an emulated CPU without AVX-512 or VNNI (export/emulated_cpu.py).
 system-packages:
 	@dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

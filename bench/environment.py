@@ -8,7 +8,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from emphysema.versions import package_versions
+from emphysema.versions import cpu_facts, package_versions
 
 # Packages whose versions change the figures.
 RECORDED_PACKAGES: tuple[str, ...] = (
@@ -23,40 +23,6 @@ RECORDED_PACKAGES: tuple[str, ...] = (
     "nvidia-pytriton",
     "matplotlib",
 )
-# CPU features that decide how fast float32 and int8 convolutions can be.
-RECORDED_CPU_FLAGS: tuple[str, ...] = (
-    "avx2",
-    "fma",
-    "avx512f",
-    "avx512_vnni",
-    "avx_vnni",
-    "amx_int8",
-    "avx512_bf16",
-)
-
-
-def cpu_facts(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
-    """CPU model, usable cores and the vector features that matter here (Linux; best effort elsewhere)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return {
-        "model": model,
-        "cores": cores,
-        "machine": platform.machine(),
-        "flags": [flag for flag in RECORDED_CPU_FLAGS if flag in flags],
-    }
-
-
 def memory_gib(meminfo: Path = Path("/proc/meminfo")) -> float | None:
     """Total memory in GiB, or None where /proc/meminfo does not exist."""
     if not meminfo.is_file():

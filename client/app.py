@@ -23,6 +23,7 @@ from client.report import DISCLAIMER
 from client.triton import TritonClassifier, TritonSettings
 from client.uploads import MAXIMUM_UPLOAD_BYTES, UPLOAD_SUFFIXES, read_upload
 from imaging.errors import ScanReadError
+from imaging.lung_likeness import assess_lung_likeness
 from imaging.scan import to_model_input
 
 URL_VARIABLE = "EMPHYSEMA_TRITON_URL"
@@ -52,7 +53,8 @@ st.caption(f"**{DISCLAIMER}** Patterns: normal tissue (NT), centrilobular (CLE),
            "panlobular (PLE) emphysema.")
 
 state = st.session_state
-# Each entry: {"name", "scan" (de-identified), "predictions": {model: Prediction}, "maps": {model: map}}.
+# Each entry: {"name", "scan" (de-identified), "lung" (LungLikeness), "predictions": {model: Prediction},
+# "maps": {model: map}}.
 state.setdefault("entries", [])
 state.setdefault("errors", [])
 state.setdefault("uploader_round", 0)
@@ -88,7 +90,8 @@ if uploads:
         except ScanReadError as error:
             state.errors.append(str(error))
         else:
-            state.entries.append({"name": upload.name, "scan": scan, "predictions": {}, "maps": {}})
+            state.entries.append({"name": upload.name, "scan": scan, "lung": assess_lung_likeness(scan),
+                                  "predictions": {}, "maps": {}})
     forget_uploaded_bytes(uploads)
     state.uploader_round += 1  # a new, empty uploader widget: the session no longer holds the bytes
     state.shown_scan = len(state.entries) - 1

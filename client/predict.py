@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from client.contract import Prediction
 from client.errors import TritonError
-from client.report import DISCLAIMER, format_csv, format_json, format_table
+from client.report import DISCLAIMER, Result, format_csv, format_json, format_table
 from client.triton import TritonClassifier, TritonSettings
 from imaging.errors import ScanReadError
+from imaging.lung_likeness import LungLikeness, assess_lung_likeness
 from imaging.readers import read_scan
 from imaging.scan import to_model_input
 
@@ -58,26 +58,35 @@ def _chunks(files: list[Path], size: int) -> Iterator[list[Path]]:
 
 def classify_files(
     classifier: TritonClassifier, files: list[Path], progress: bool = True
-) -> tuple[list[tuple[Path, Prediction]], list[str]]:
-    """Read and classify files in chunks; return the predictions and one error line per bad file."""
+) -> tuple[list[Result], list[str]]:
+    """Read and classify files in chunks; return the predictions and one error line per bad file.
+
+    Each prediction comes with the lung-likeness check of its image, so a confident class for an
+    image that is not lung is flagged wherever it is shown.
+    """
     image_size = classifier.model_info().image_size
-    results: list[tuple[Path, Prediction]] = []
+    results: list[Result] = []
     errors: list[str] = []
     with tqdm(total=len(files), desc="classifying", unit="file", file=sys.stderr,
               disable=not progress or len(files) < 2) as bar:
         for chunk in _chunks(files, CHUNK_FILES):
-            readable: list[Path] = []
+            readable: list[tuple[Path, LungLikeness]] = []
             images: list[np.ndarray] = []
             for path in chunk:
                 try:
-                    images.append(to_model_input(read_scan(path), image_size))
-                    readable.append(path)
+                    scan = read_scan(path)
+                    images.append(to_model_input(scan, image_size))
+                    readable.append((path, assess_lung_likeness(scan)))
                 except ScanReadError as error:
                     errors.append(str(error))
                 except OSError as error:
                     errors.append(f"{path}: cannot read the file ({error.strerror or error})")
             if images:
-                results.extend(zip(readable, classifier.classify(np.stack(images)), strict=True))
+                predictions = classifier.classify(np.stack(images))
+                results.extend(
+                    (path, prediction, lung)
+                    for (path, lung), prediction in zip(readable, predictions, strict=True)
+                )
             bar.update(len(chunk))
     return results, errors
 

@@ -10,37 +10,50 @@ from pathlib import Path
 
 from client.contract import Prediction
 from imaging.classes import CLASS_NAMES
+from imaging.lung_likeness import NOT_LUNG_WARNING, LungLikeness
 
 # 21 CFR 809.10(c)(2)(i) wording for research-use-only products; shown with every result.
 DISCLAIMER = "For research use only. Not for use in diagnostic procedures."
-# A file (path or upload name) and the model's prediction for it.
-Result = tuple[str | Path, Prediction]
+# A file (path or upload name), the model's prediction for it, and whether the image looks like lung.
+Result = tuple[str | Path, Prediction, LungLikeness]
+# The lung-likeness fields every row carries after the prediction (see LungLikeness.as_record).
+LUNG_FIELDS = ("looks_like_lung", "lung_fraction", "warning")
 
 
 def prediction_rows(results: Sequence[Result]) -> list[dict[str, object]]:
-    """One flat row per file: file, prediction, then each class's probability (4 decimals)."""
+    """One flat row per file: file, prediction, each class's probability (4 decimals), the lung check."""
     return [
         {"file": str(path), "prediction": prediction.label,
-         **{name: round(prediction.probabilities[name], 4) for name in CLASS_NAMES}}
-        for path, prediction in results
+         **{name: round(prediction.probabilities[name], 4) for name in CLASS_NAMES},
+         **lung.as_record()}
+        for path, prediction, lung in results
     ]
 
 
 def format_table(results: Sequence[Result]) -> str:
-    """Format predictions as an aligned text table, one row per file."""
+    """Format predictions as an aligned text table, one row per file.
+
+    A file that does not look like lung has its prediction marked ``*`` and a footnote under the table.
+    """
     header = ["file", "prediction", *CLASS_NAMES]
-    rows = [[str(row[key]) if key in ("file", "prediction") else f"{row[key]:.3f}" for key in header]
-            for row in prediction_rows(results)]
+    rows = []
+    for row in prediction_rows(results):
+        label = f"{row['prediction']}{'' if row['looks_like_lung'] else '*'}"
+        rows.append([str(row["file"]), label, *(f"{row[name]:.3f}" for name in CLASS_NAMES)])
     widths = [max(len(line[column]) for line in [header, *rows]) for column in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
              for line in [header, *rows]]
+    flagged = sum(not lung.looks_like_lung for _, _, lung in results)
+    if flagged:
+        lines.append(f"* {flagged} image(s): {NOT_LUNG_WARNING}")
     return "\n".join(lines)
 
 
 def format_csv(results: Sequence[Result]) -> str:
-    """Format predictions as CSV: file, prediction, then one probability column per class."""
+    """Format predictions as CSV: file, prediction, one probability column per class, the lung check."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["file", "prediction", *CLASS_NAMES], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=["file", "prediction", *CLASS_NAMES, *LUNG_FIELDS],
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows(prediction_rows(results))
     return buffer.getvalue().rstrip("\n")
@@ -50,7 +63,8 @@ def format_json(results: Sequence[Result], errors: list[str]) -> str:
     """Format predictions (and the files that failed) as one JSON document."""
     predictions = [
         {"file": row["file"], "prediction": row["prediction"],
-         "probabilities": {name: row[name] for name in CLASS_NAMES}}
+         "probabilities": {name: row[name] for name in CLASS_NAMES},
+         **{field: row[field] for field in LUNG_FIELDS}}
         for row in prediction_rows(results)
     ]
     return json.dumps({"predictions": predictions, "errors": errors, "disclaimer": DISCLAIMER}, indent=2)

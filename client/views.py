@@ -16,6 +16,7 @@ from client.report import DISCLAIMER, format_csv, prediction_rows
 from client.triton import TritonClassifier
 from imaging.classes import CLASS_DESCRIPTIONS, CLASS_NAMES
 from imaging.hounsfield import LungWindow
+from imaging.lung_likeness import NOT_LUNG_WARNING
 from imaging.scan import Scan, resize_image, to_model_input
 
 # Plain glyphs, not emoji: browsers without an emoji font would show empty boxes.
@@ -68,7 +69,7 @@ def model_picker(classifier: TritonClassifier, default_model: str) -> ModelInfo 
 
 def results_table(entries: list[dict], model: str) -> None:
     """The table of every classified upload, with a CSV download."""
-    results = [(entry["name"], entry["predictions"][model])
+    results = [(entry["name"], entry["predictions"][model], entry["lung"])
                for entry in entries if model in entry["predictions"]]
     if not results:
         return
@@ -135,6 +136,9 @@ def scan_detail(entry: dict, model: str | None, classifier: TritonClassifier | N
         if prediction is None:
             st.info("Not classified yet: waiting for the classification server.")
             return
+        if not entry["lung"].looks_like_lung:
+            st.error(f"**{NOT_LUNG_WARNING[0].upper()}{NOT_LUNG_WARNING[1:]}.** {entry['lung'].reason}.",
+                     icon=":material/block:")
         prediction_summary(prediction)
         explanation(entry, classifier, info, window)
 

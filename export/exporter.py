@@ -53,6 +53,7 @@ def export_run(
 
     from export import onnx_graph, parity, precision, triton_config
     from export import repository as model_repository
+    from export.accuracy_gate import check_accuracy
     from export.model_card import build_model_card
     from export.run_folder import load_keras_model, load_part, read_run
 
@@ -84,7 +85,7 @@ def export_run(
         _step(f"calibrating int8 on up to {settings.calibration_samples} train scans")
         calibration, _ = load_part(run, "train", limit=settings.calibration_samples)
     graph_model = precision.reduce_precision(
-        reference, settings.precision, calibration, settings.int8_activations
+        reference, settings.precision, calibration, settings.int8_activations, settings.int8_reduce_range
     )
     if onnx_graph.read_signature(graph_model) != onnx_graph.read_signature(reference):
         raise ExportError(
@@ -93,14 +94,7 @@ def export_run(
 
     _step(f"evaluating the {settings.precision} graph on the {part} split")
     images, labels = load_part(run, part)
-    change = parity.compare_accuracy(reference, graph_model, images, labels)
-    checks["evaluation"] = change.as_record(part, settings.accuracy_drop_tolerance, settings.force)
-    if settings.precision != "fp32":
-        _step(
-            f"{settings.precision} accuracy {change.reference_accuracy:.4f} -> {change.accuracy:.4f} "
-            f"(change {change.change:+.4f}, agreement {change.agreement:.3f})"
-        )
-        parity.require_accuracy(change, settings.accuracy_drop_tolerance, settings.precision, settings.force)
+    checks.update(check_accuracy(reference, graph_model, images, labels, settings, part, _step))
 
     config_text = triton_config.render_config(
         triton_config.build_model_config(graph_model, settings), settings
@@ -168,6 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="int8: portable, TensorRT-ready; uint8: fastest for CPU serving on x86 (default: %(default)s)",
     )
     parser.add_argument(
+        "--int8-reduce-range",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.int8_reduce_range,
+        help="int8: 7-bit weights, exact on x86 CPUs without VNNI too (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--int8-check-cpu",
+        default=defaults.int8_check_cpu,
+        metavar="QEMU_CPU",
+        help="int8: also evaluate on this emulated CPU (qemu-x86_64 -cpu; AVX2 without VNNI); "
+        "'' to skip (default: %(default)s)",
+    )
+    parser.add_argument(
         "--tensorrt", action="store_true", help="add the TensorRT FP16 accelerator (GPU Triton)"
     )
     parser.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
@@ -200,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_name=name,
             precision=arguments.precision,
             int8_activations=arguments.int8_activations,
+            int8_reduce_range=arguments.int8_reduce_range,
+            int8_check_cpu=arguments.int8_check_cpu,
             opset=arguments.opset,
             max_batch_size=arguments.max_batch_size,
             queue_delay_us=arguments.queue_delay_us,

@@ -92,11 +92,9 @@ def require_parity(difference: float, tolerance: float) -> None:
 
 
 def compare_accuracy(
-    reference: onnx.ModelProto, reduced: onnx.ModelProto, images: np.ndarray, labels: np.ndarray
+    reference_probabilities: np.ndarray, reduced_probabilities: np.ndarray, labels: np.ndarray
 ) -> AccuracyChange:
-    """Evaluate the fp32 and the reduced-precision graph on the same labelled scans."""
-    reference_probabilities = predict_onnx(reference, images)
-    reduced_probabilities = predict_onnx(reduced, images)
+    """Compare the fp32 and the reduced-precision graph's probabilities on the same labelled scans."""
     reference_classes = reference_probabilities.argmax(axis=1)
     reduced_classes = reduced_probabilities.argmax(axis=1)
     return AccuracyChange(
@@ -108,12 +106,14 @@ def compare_accuracy(
     )
 
 
-def require_accuracy(change: AccuracyChange, tolerance: float, precision: str, force: bool) -> None:
+def require_accuracy(
+    change: AccuracyChange, tolerance: float, precision: str, force: bool, where: str = "this CPU"
+) -> None:
     """Refuse a reduced-precision export that loses more than ``tolerance`` accuracy, unless forced."""
     if -change.change > tolerance and not force:
         raise ExportError(
             f"{precision} export refused: accuracy {change.reference_accuracy:.4f} -> {change.accuracy:.4f} "
-            f"on {change.samples} held-out scans, a drop of {-change.change:.4f} "
+            f"on {change.samples} held-out scans on {where}, a drop of {-change.change:.4f} "
             f"> tolerance {tolerance:.4f}. "
             "Use fp32, raise --accuracy-drop-tolerance, or pass --force to export it anyway"
         )

@@ -48,7 +48,10 @@ class _CalibrationReader(CalibrationDataReader):
 
 
 def quantize_to_int8(
-    graph_model: onnx.ModelProto, calibration_images: np.ndarray, activations: str = "int8"
+    graph_model: onnx.ModelProto,
+    calibration_images: np.ndarray,
+    activations: str = "int8",
+    reduce_range: bool = True,
 ) -> onnx.ModelProto:
     """Statically quantize to int8 in QDQ format, calibrated on real scans.
 
@@ -62,6 +65,8 @@ def quantize_to_int8(
         graph_model: the checked fp32 graph.
         calibration_images: uint8 ``(N, S, S, 1)`` training scans (never the evaluation split).
         activations: ``"int8"`` or ``"uint8"``, the activations' integer type.
+        reduce_range: 7-bit weights, so x86 integer kernels without VNNI cannot saturate (see
+            ``ExportSettings.int8_reduce_range``).
     """
     if len(calibration_images) == 0:
         raise ExportError("int8 quantization needs calibration scans; the run's train split is empty")
@@ -81,6 +86,7 @@ def quantize_to_int8(
             activation_type=QuantType.QUInt8 if activations == "uint8" else QuantType.QInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
+            reduce_range=reduce_range,
             nodes_to_exclude=softmax_nodes,
         )
         converted = onnx.load(str(quantized))
@@ -93,6 +99,7 @@ def reduce_precision(
     precision: str,
     calibration_images: np.ndarray | None = None,
     int8_activations: str = "int8",
+    int8_reduce_range: bool = True,
 ) -> onnx.ModelProto:
     """Return the graph at ``precision`` (fp32 returns it unchanged)."""
     if precision == "fp32":
@@ -100,5 +107,7 @@ def reduce_precision(
     if precision == "fp16":
         return convert_to_fp16(graph_model)
     if precision == "int8":
-        return quantize_to_int8(graph_model, np.asarray(calibration_images), int8_activations)
+        return quantize_to_int8(
+            graph_model, np.asarray(calibration_images), int8_activations, int8_reduce_range
+        )
     raise ExportError(f"unknown precision {precision!r}")

@@ -14,6 +14,7 @@ import client
 from client.report import DISCLAIMER
 from client.uploads import read_upload
 from client.views import CLASS_TITLES
+from imaging.lung_likeness import NOT_LUNG_WARNING
 
 pytestmark = pytest.mark.triton
 APP = str(Path(client.__file__).parent / "app.py")
@@ -143,3 +144,16 @@ def test_triton_down_shows_the_banner_and_recovers_when_it_is_back(monkeypatch, 
     assert not app.exception
     assert "The classification server is unavailable" in " ".join(error.value for error in app.error)
     assert app.subheader[0].value == shown
+
+
+def test_an_upload_that_is_not_lung_is_flagged_on_the_page(monkeypatch, triton_server, ct_small_bytes, scans):
+    app = _app(monkeypatch, triton_server.grpc_url)
+    lung = scans.png16_bytes(scans.phantom_hounsfield("CLE", 64))
+    _upload(app, [("CT_small.dcm", ct_small_bytes, "application/dicom"), ("lung.png", lung, "image/png")])
+    table = app.dataframe[0].value.set_index("file")
+    assert not table.loc["CT_small.dcm", "looks_like_lung"] and table.loc["lung.png", "looks_like_lung"]
+    assert table.loc["CT_small.dcm", "warning"].startswith(NOT_LUNG_WARNING)
+    # The newest upload (lung.png) is shown first: no warning; then CT_small.dcm gets one.
+    assert not any("does not look like lung" in error.value for error in app.error)
+    app.selectbox(key="shown_scan").select(0).run()
+    assert any("does not look like lung HRCT" in error.value for error in app.error)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import numpy as np
+import pydicom.data
 import pytest
 
 from client import predict
 from client.report import DISCLAIMER
 from deploy.ports import free_ports
+from imaging.lung_likeness import NOT_LUNG_WARNING
 from imaging.readers import read_scan
 
 
@@ -86,3 +89,29 @@ def test_missing_paths_and_empty_folders_exit_2(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
     assert predict.main([str(tmp_path)]) == 2
     assert "no scan files found" in capsys.readouterr().err
+
+
+@pytest.mark.triton
+def test_an_image_that_is_not_lung_is_flagged_in_table_json_and_csv(triton_server, scans, scan_folder,
+                                                                     tmp_path, capsys):
+    ct_small = tmp_path / "ct_small.dcm"
+    ct_small.write_bytes(Path(pydicom.data.get_testdata_file("CT_small.dcm")).read_bytes())
+    lung = scan_folder / "slice2.png"
+    files = [str(ct_small), str(lung)]
+
+    assert predict.main(["--url", triton_server.grpc_url, *files]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    predicted = {line.split()[0]: line.split()[1] for line in lines[1:3]}
+    assert predicted[str(ct_small)].endswith("*") and not predicted[str(lung)].endswith("*")
+    assert lines[3] == f"* 1 image(s): {NOT_LUNG_WARNING}"
+
+    assert predict.main(["--url", triton_server.grpc_url, "--json", *files]) == 0
+    items = {item["file"]: item for item in json.loads(capsys.readouterr().out)["predictions"]}
+    assert items[str(ct_small)]["looks_like_lung"] is False
+    assert items[str(ct_small)]["warning"].startswith(NOT_LUNG_WARNING)
+    assert items[str(lung)]["looks_like_lung"] is True and items[str(lung)]["warning"] == ""
+
+    assert predict.main(["--url", triton_server.grpc_url, "--csv", *files]) == 0
+    rows = {row["file"]: row for row in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert rows[str(ct_small)]["looks_like_lung"] == "False" and rows[str(ct_small)]["warning"]
+    assert rows[str(lung)]["looks_like_lung"] == "True"

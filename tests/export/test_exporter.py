@@ -12,6 +12,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from export import exporter
+from export.emulated_cpu import emulation_unavailable_reason, predict_on_emulated_cpu
 from export.run_folder import load_part, read_run
 from export.settings import ExportError, ExportSettings
 from imaging.classes import CLASS_NAMES
@@ -124,8 +125,19 @@ def test_reduced_precision_exports_are_valid_and_report_accuracy_change(
     assert evaluation["accuracy"] == pytest.approx(accuracy)
     assert evaluation["accuracy_change"] == pytest.approx(accuracy - evaluation["fp32_accuracy"])
     assert evaluation["accuracy_change"] >= -0.01
+    assert evaluation["instruction_set"].startswith(("AVX2", "AVX-512"))
     output = capsys.readouterr().out
     assert f"{precision} accuracy" in output
+    if precision == "int8":
+        # Whatever this machine's CPU, the int8 graph must also be right on one without VNNI, whose
+        # integer kernels can saturate: run the written file on an emulated AVX2-only CPU.
+        emulated = predict_on_emulated_cpu(graph, images, "Haswell")
+        assert float(np.mean(emulated.argmax(axis=1) == labels)) >= evaluation["fp32_accuracy"] - 0.01
+        recorded = json.loads(path.with_name("model_card.json").read_text())["checks"][
+            "evaluation_emulated_cpu"
+        ]
+        assert recorded["instruction_set"] == "AVX2 without VNNI"
+        assert recorded["accuracy"] == pytest.approx(float(np.mean(emulated.argmax(axis=1) == labels)))
     print(
         f"\n{precision}: accuracy {evaluation['fp32_accuracy']:.3f} -> {accuracy:.3f}, "
         f"max |fp32 - {precision}| {evaluation['max_abs_difference_to_fp32']:.2e}"
@@ -186,6 +198,28 @@ def test_uint8_activations_quantize_activations_unsigned_and_keep_accuracy(tiny_
     assert any(initializer.data_type == onnx.TensorProto.INT8 for initializer in graph.graph.initializer)
     card = json.loads((tmp_path / "repo" / "tiny" / "1" / "model_card.json").read_text())
     assert card["checks"]["evaluation"]["accuracy_change"] >= -0.01
+
+
+@pytest.mark.parametrize("activations", ["int8", "uint8"])
+def test_int8_with_full_range_weights_is_refused_for_cpus_without_vnni(
+    activations, tiny_run, tmp_path, capsys
+):
+    # 8-bit weights saturate the u8 x s8 kernels of x86 CPUs without VNNI (16-bit pair sums): the
+    # graph is exact on an AVX-512 VNNI machine and loses a class on an AVX2 one. The gate must see
+    # that on any machine, through the emulated CPU, and write nothing.
+    repository = tmp_path / "repo"
+    arguments = ("--precision", "int8", "--int8-activations", activations, "--no-int8-reduce-range")
+    assert run_export(tiny_run, repository, *arguments) == 1
+    error = capsys.readouterr().err
+    # On an AVX2-only machine the gate refuses on this CPU already; elsewhere on the emulated one.
+    assert "int8 export refused" in error and "AVX2 without VNNI" in error
+    assert not repository.exists()
+
+
+def test_emulated_check_is_required_by_the_test_suite():
+    # `make install` installs qemu-user; without it the int8 tests above would prove nothing about
+    # CPUs without VNNI, so this fails instead of skipping.
+    assert emulation_unavailable_reason() is None, emulation_unavailable_reason()
 
 
 def test_tensorrt_refuses_unsigned_int8_activations():
