@@ -148,7 +148,10 @@ class EmbeddedTriton:
                 shutil.rmtree(self.work_directory / stale, ignore_errors=True)
         try:
             self.twin = write_twin(
-                self.repository, self.work_directory / TWIN_FOLDER, self.settings.resolved_threads
+                self.repository,
+                self.work_directory / TWIN_FOLDER,
+                self.settings.resolved_threads,
+                self.settings.memory_arena,
             )
             backends = prepare_backends(distribution, self.work_directory / BACKENDS_FOLDER)
         except BaseException:

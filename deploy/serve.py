@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"window over which exits are counted (default {DEFAULTS.restart_window_s:.0f})",
     )
     parser.add_argument(
+        "--no-memory-arena",
+        action="store_true",
+        help="let onnxruntime free each batch's memory (the stub stays small; throughput drops ~40%%)",
+    )
+    parser.add_argument(
         "--allow-http-inference",
         action="store_true",
         help="accept inference over HTTP without the admin key (NOT advised: Triton 2.51 can be crashed by "
@@ -153,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             exit_timeout_s=arguments.exit_timeout,
             startup_timeout_s=arguments.startup_timeout,
             http_inference=arguments.allow_http_inference,
+            memory_arena=not arguments.no_memory_arena,
             supervisor_port=arguments.supervisor_port,
             max_restarts=arguments.max_restarts,
             restart_window_s=arguments.restart_window,
