@@ -21,7 +21,7 @@ from client.errors import TritonError
 from client.report import DISCLAIMER, Result
 from client.result_stream import ResultWriter
 from client.triton import TritonClassifier, TritonSettings
-from emphysema.lifetime import stop_on_signals
+from emphysema.lifetime import signals_held, stop_on_signals
 from imaging.errors import ScanReadError
 from imaging.lung_likeness import LungLikeness, assess_lung_likeness
 from imaging.readers import read_scan
@@ -140,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     output_format = "json" if arguments.json else "csv" if arguments.csv else "table"
     writer = ResultWriter(output_format, files, sys.stdout)
     errors: list[str] = []
-    done = 0  # files whose chunk was answered (classified or refused as bad files)
+    written: set[Path] = set()  # classified and written out
+    refused: set[Path] = set()  # bad files, each with its error line
     failure: str | None = None
     interrupted = False
     with stop_on_signals():
@@ -148,17 +149,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             with TritonClassifier(settings) as classifier:
                 chunks = classify_chunks(classifier, files, progress=not arguments.no_progress)
                 for results, chunk_errors, chunk in chunks:
+                    with signals_held():  # a stop signal lands between results, never inside one
+                        classified = {result[0] for result in results}
+                        refused.update(path for path in chunk if path not in classified)
+                        errors += chunk_errors
+                        for line in chunk_errors:
+                            tqdm.write(f"error: {line}", file=sys.stderr)  # above the progress bar
                     for result in results:
-                        writer.write(result)
-                    for line in chunk_errors:
-                        tqdm.write(f"error: {line}", file=sys.stderr)  # above the progress bar
-                    errors += chunk_errors
-                    done += len(chunk)
+                        with signals_held():
+                            writer.write(result)
+                            written.add(result[0])
         except TritonError as error:
             failure = f"emphysema predict: {error}"
         except KeyboardInterrupt as interruption:
             failure, interrupted = f"emphysema predict: stopped by {interruption or 'SIGINT'}", True
-        return _finish(writer, errors, files[done:], failure, interrupted)
+        unfinished = [path for path in files if path not in written and path not in refused]
+        return _finish(writer, errors, unfinished, failure, interrupted)
 
 
 def _finish(

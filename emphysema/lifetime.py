@@ -26,6 +26,9 @@ from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# signals_held's nesting depth and the stop signal it holds back (signal handlers run in the
+# main thread only, so no lock is needed).
+_held: dict = {"depth": 0, "pending": ""}
 # The guardian: wait for the parent-death signal, then terminate the pids it was given.
 GUARDIAN_CODE = """
 import os, signal, sys
@@ -70,7 +73,11 @@ def _interrupt(signal_number: int, _frame: object) -> None:
     # Later signals must not cut the cleanup short: it is already running.
     for number in STOP_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
-    raise KeyboardInterrupt(signal.Signals(signal_number).name)
+    name = signal.Signals(signal_number).name
+    if _held["depth"]:
+        _held["pending"] = name  # raised when the held block ends (signals_held)
+        return
+    raise KeyboardInterrupt(name)
 
 
 @contextlib.contextmanager
@@ -89,6 +96,23 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Within `stop_on_signals`, hold a stop signal until the block ends (then it interrupts).
+
+    A stop signal then cannot cut a write in half (a JSON record, a result written but not counted).
+    """
+    _held["depth"] += 1
+    try:
+        yield
+    finally:
+        _held["depth"] -= 1
+        pending = _held["pending"]
+        if pending and not _held["depth"]:
+            _held["pending"] = ""
+            raise KeyboardInterrupt(pending)
 
 
 def child_pids() -> list[int]:
