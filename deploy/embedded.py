@@ -29,6 +29,14 @@ ADMIN_KEY_NAME = "admin-key"
 LOG_FILENAME = "triton.log"
 TWIN_FOLDER = "repository"
 BACKENDS_FOLDER = "backends"
+# glibc raises its mmap threshold after a large buffer is freed, so the next large request buffer
+# comes from the heap and often stays resident. A fixed threshold maps every buffer of 4 MiB or
+# more on its own and unmaps it when freed: measured after four refused 60 MB gRPC requests,
+# tritonserver went back to 41-49 MiB every time (without it: 41-100 MiB).
+MALLOC_ENVIRONMENT = {
+    "MALLOC_MMAP_THRESHOLD_": str(4 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(4 * 1024 * 1024),
+}
 
 
 class EmbeddedTriton:
@@ -163,9 +171,8 @@ class EmbeddedTriton:
             ),
             encoding="utf-8",
         )
-        self.process = processes.spawn(
-            self.command(backends), triton_environment(distribution), self.log_path
-        )
+        environment = {**MALLOC_ENVIRONMENT, **triton_environment(distribution)}  # the user's own values win
+        self.process = processes.spawn(self.command(backends), environment, self.log_path)
 
     def wait_ready(self, timeout_s: float | None = None) -> float:
         """Block until the server and every model are ready.
