@@ -63,11 +63,12 @@ class TritonSupervisor:
             ServeError: the first start failed (bad repository, busy port, a model that fails to
                 load): nothing is restarted then, the user must fix it.
         """
+        # Triton first: a bad repository or busy Triton port is the error a user needs to see.
+        waited = self._start_server()
         if self.settings.supervisor_port:
             self._endpoint = start_status_endpoint(
                 self.settings.host, self.settings.supervisor_port, self.state
             )
-        waited = self._start_server()
         self.state.update(ready=True)
         return waited
 
