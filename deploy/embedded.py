@@ -31,8 +31,8 @@ TWIN_FOLDER = "repository"
 BACKENDS_FOLDER = "backends"
 # glibc raises its mmap threshold after a large buffer is freed, so the next large request buffer
 # comes from the heap and often stays resident. A fixed threshold maps every buffer of 4 MiB or
-# more on its own and unmaps it when freed: measured after four refused 60 MB gRPC requests,
-# tritonserver went back to 41-49 MiB every time (without it: 41-100 MiB).
+# more on its own and unmaps it when freed. Together with the request pool of 0 (settings.py),
+# four refused 60 MB gRPC requests leave tritonserver at 38-105 MiB (docs/serving.md).
 MALLOC_ENVIRONMENT = {
     "MALLOC_MMAP_THRESHOLD_": str(4 * 1024 * 1024),
     "MALLOC_TRIM_THRESHOLD_": str(4 * 1024 * 1024),

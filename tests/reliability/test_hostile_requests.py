@@ -133,7 +133,7 @@ def test_refused_large_grpc_payloads_leave_no_memory_behind(own_triton, tiny_rep
     peak = baseline
     try:
         stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
-        for _ in range(4):
+        for _ in range(8):
             with pytest.raises(grpc.RpcError) as caught:
                 stub.ModelInfer(_raw_request(tiny_repository, [1, size, size, 1], payload), timeout=60)
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -142,8 +142,10 @@ def test_refused_large_grpc_payloads_leave_no_memory_behind(own_triton, tiny_rep
         channel.close()
     time.sleep(2)
     after = rss_reader(server.process.pid)[server.process.pid]
-    # Triton's default reuse pool kept ~220 MiB resident after these four requests (measured).
-    assert after - baseline < 64 * 1024, (
+    # At most about one request's worth may stay (measured: 0 to 67 MiB); Triton's default reuse
+    # pool kept ~250 MiB after four such requests, growing with each one (measured).
+    allowance_kib = (len(payload) + 32 * MiB) // 1024
+    assert after - baseline < allowance_kib, (
         f"tritonserver RSS {baseline // 1024} MiB before, {peak // 1024} MiB peak, {after // 1024} MiB after")
     assert_still_serving(server, tiny_repository)
 
