@@ -32,7 +32,7 @@ BACKENDS_FOLDER = "backends"
 # glibc raises its mmap threshold after a large buffer is freed, so the next large request buffer
 # comes from the heap and often stays resident. A fixed threshold maps every buffer of 4 MiB or
 # more on its own and unmaps it when freed. Together with the request pool of 0 (settings.py),
-# four refused 60 MB gRPC requests leave tritonserver at 38-105 MiB (docs/serving.md).
+# four refused 60 MB gRPC requests leave tritonserver at 39-142 MiB, not 289 (docs/serving.md).
 MALLOC_ENVIRONMENT = {
     "MALLOC_MMAP_THRESHOLD_": str(4 * 1024 * 1024),
     "MALLOC_TRIM_THRESHOLD_": str(4 * 1024 * 1024),
