@@ -41,8 +41,8 @@ class ServeSettings:
         http_inference: accept KServe-v2 inference over HTTP without the admin key. Off: Triton
             2.51 crashes on some malformed JSON bodies, and every client here speaks gRPC.
         grpc_allocation_pool_size: gRPC request/response objects Triton keeps for reuse. They
-            keep the capacity of the largest request they held (a refused 60 MB request left
-            tritonserver at 263 MB); 0 frees each request's memory when it is answered.
+            keep the capacity of the largest request they held (four refused 60 MB requests left
+            tritonserver at 263-289 MiB); 0 frees each request's memory when it is answered.
         memory_arena: keep onnxruntime's CPU memory arena. On: the python stub stays at its
             high-water mark (measured with simple_cnn at batch 32: about 750 MB); off: it
             returns to about 145 MB after each batch, at about 40 % lower throughput.
