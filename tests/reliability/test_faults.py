@@ -158,7 +158,8 @@ def _group_members(group: int) -> list[int]:
 
 def server_errors(app: AppTest) -> list[str]:
     """The page's error boxes, less the lung check's (CT_small.dcm is a CT slice without lung)."""
-    return [str(element.value) for element in app.error if "does not look like lung" not in str(element.value)]
+    messages = [str(element.value) for element in app.error]
+    return [message for message in messages if "does not look like lung" not in message]
 
 
 def test_frozen_triton_shows_an_error_in_the_app_within_the_deadline_then_recovers(
