@@ -18,7 +18,7 @@ from imaging.errors import EmphysemaError, UsageError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("imaging.phantom.synthesize", "generate the synthetic HRCT phantom data set"),
     "train": ("training.train", "train one architecture into a run folder"),
-    "evaluate": ("training.evaluate", "evaluate a run folder on its test split"),
+    "evaluate": ("evaluation.command", "evaluate a run on its test split, or on another cohort (--external)"),
     "compare": ("training.compare", "train and compare architectures on one split"),
     "export": ("export.exporter", "export a run to ONNX into the Triton model repository"),
     "serve": ("deploy.serve", "serve the model repository with the embedded Triton"),

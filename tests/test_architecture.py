@@ -22,6 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "deploy": {"imaging", "export"},
     "client": {"imaging", "deploy"},
     "bench": {"imaging", "training", "export", "deploy", "emphysema.versions"},
+    # Scores a run's model through Keras or Triton with training's metrics: above both.
+    "evaluation": {"imaging", "training", "client"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.
     "emphysema": {"imaging"},
 }

@@ -44,7 +44,7 @@ def parse_models(text: str) -> list[str]:
 
 def compare_models(arguments: argparse.Namespace, command: str) -> dict:
     """Train every requested model on the shared split(s) and return the comparison document."""
-    from imaging.dataset import read_dataset
+    from imaging.dataset import is_phantom, read_dataset
     from imaging.splits import grouped_folds, grouped_split
 
     models = parse_models(arguments.models)
@@ -72,6 +72,7 @@ def compare_models(arguments: argparse.Namespace, command: str) -> dict:
         "command": command,
         "data_made_by": synth_command(arguments.data),
         "data": str(arguments.data),
+        "phantom": is_phantom(first.data),
         "evaluation": f"{len(splits)}-fold patient-grouped cross-validation (pooled out-of-fold predictions)"
         if len(splits) > 1
         else f"one patient-grouped hold-out test split ({first.test_fraction:.0%} of patients)",

@@ -98,7 +98,13 @@ def settings_from_arguments(arguments: argparse.Namespace, **fixed) -> TrainSett
 
 
 def run_training(
-    settings: TrainSettings, out: Path, *, split=None, samples=None, overwrite: bool = False
+    settings: TrainSettings,
+    out: Path,
+    *,
+    split=None,
+    samples=None,
+    overwrite: bool = False,
+    skip_unreadable: bool = False,
 ) -> dict:
     """Train, save and evaluate one model; return its test metrics.
 
@@ -108,10 +114,18 @@ def run_training(
         split: an ``imaging.splits.DataSplit`` to use (compare shares one); default a new grouped split.
         samples: the samples ``split`` indexes (default: read from ``settings.data``).
         overwrite: replace an existing run folder.
+        skip_unreadable: train on the readable files and list the others (printed, and saved as
+            ``skipped.txt`` in the run folder) instead of stopping; only when ``samples`` is None.
     """
     import keras
 
-    from imaging.dataset import labels_to_indices, load_images, read_dataset
+    from imaging.dataset import (
+        DatasetError,
+        labels_to_indices,
+        load_images,
+        load_readable_images,
+        read_dataset,
+    )
     from imaging.splits import grouped_split
     from training.evaluate import evaluate_run
     from training.fitting import TrainingArrays, fit_model
@@ -119,6 +133,7 @@ def run_training(
     from training.plots import plot_training_curves
     from training.runs import CURVES_FILE, SETTINGS_FILE, SPLIT_FILE, save_split, staged_folder
     from training.settings import save_settings
+    from training.skipped_files import advise_skipping, report_skipped
     from training.strategy import describe_strategy, select_strategy
     from training.weights import resolve_weights
 
@@ -129,15 +144,26 @@ def run_training(
     # Resolve the weights first: an offline machine learns about it before any images load.
     weights_path = resolve_weights(settings.architecture, settings.resolved_weights)
     keras.utils.set_random_seed(settings.seed)
+    skipped: list[str] | None = [] if skip_unreadable and samples is None else None
+    images = None
     if samples is None:
-        samples = read_dataset(data_root)
+        try:
+            samples = read_dataset(data_root, skipped=skipped)
+        except DatasetError as error:
+            raise advise_skipping(error, "train on") from None
+        if skipped is not None:  # decode now, so the split is made of readable files only
+            samples, images = load_readable_images(samples, settings.image_size, settings.window, skipped)
     if split is None:
         split = grouped_split(samples, settings.validation_fraction, settings.test_fraction, settings.seed)
     indices = {"train": split.train, "validation": split.validation, "test": split.test}
     for part, chosen in indices.items():
         if len(chosen) == 0:
             raise TrainingError(f"{data_root}: the {part} split is empty; the data set needs more patients")
-    images = load_images(samples, settings.image_size, settings.window)
+    if images is None:
+        try:
+            images = load_images(samples, settings.image_size, settings.window)
+        except DatasetError as error:
+            raise advise_skipping(error, "train on") from None
     labels = labels_to_indices(samples)
     arrays = TrainingArrays(
         images[split.train], labels[split.train], images[split.validation], labels[split.validation]
@@ -151,6 +177,7 @@ def run_training(
     with staged_folder(out, overwrite) as staging:
         save_settings(settings, staging / SETTINGS_FILE)
         save_split(staging / SPLIT_FILE, samples, indices, data_root)
+        report_skipped(skipped or [], staging, Path(out))
         started = time.perf_counter()
         with strategy.scope():
             model = build_model(
@@ -181,10 +208,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, required=True, help="run folder to create, e.g. runs/NAME")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    parser.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="train on the readable files and list the unreadable ones (saved as skipped.txt in the run "
+        "folder) instead of stopping",
+    )
     add_training_arguments(parser)
     arguments = parser.parse_args(argv)
     settings = settings_from_arguments(arguments)
-    metrics = run_training(settings, arguments.out, overwrite=arguments.overwrite)
+    metrics = run_training(
+        settings, arguments.out, overwrite=arguments.overwrite, skip_unreadable=arguments.skip_unreadable
+    )
     accuracy = metrics["accuracy"]
     low, high = accuracy["ci95"]
     print(
