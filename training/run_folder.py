@@ -74,7 +74,7 @@ class Run:
             )
         # Files the split does not name (a stray notes.txt, a scan left out with --skip-unreadable)
         # do not concern the run: they are set aside here; a split scan among them is reported below.
-        samples = read_dataset(self.data_root, skipped=self.unreadable)
+        samples = read_dataset(self.data_root, require_all_classes=False, skipped=self.unreadable)
         return {relative_sample_path(sample.path, self.data_root): sample for sample in samples}
 
     def samples(self, part: str, limit: int | None = None) -> list[Sample]:
