@@ -154,3 +154,19 @@ def test_options_that_need_another_are_refused_before_any_work(run_copy, argumen
     assert cli.main(["evaluate", "--run", str(run_copy), *arguments]) == 2
     assert message in capsys.readouterr().err
     assert not (run_copy / "external").exists()
+
+
+def test_an_unreadable_row_stops_with_its_line_or_is_skipped(run_copy, cohort_b, tmp_path, capsys):
+    cohort = tmp_path / "with_gap"
+    shutil.copytree(cohort_b, cohort)
+    lines = (cohort / "manifest.csv").read_text().splitlines()
+    (cohort / "manifest.csv").write_text("\n".join([*lines, "CLE/gone.png,CLE,P0999,mild"]) + "\n")
+    arguments = ["evaluate", "--run", str(run_copy), "--data", str(cohort), "--external"]
+    assert cli.main(arguments) == 1
+    error = capsys.readouterr().err
+    assert f"line {len(lines) + 1} (CLE/gone.png): no such file" in error and "add --skip-unreadable" in error
+    assert cli.main([*arguments, "--skip-unreadable"]) == 0
+    out = run_copy / "external" / "with_gap"
+    assert "Skipped 1 unreadable file" in capsys.readouterr().out
+    assert (out / "skipped.txt").read_text() == f"line {len(lines) + 1} (CLE/gone.png): no such file\n"
+    assert json.loads((out / "metrics.json").read_text())["count"] == 16
