@@ -11,15 +11,14 @@ from __future__ import annotations
 import filecmp
 from pathlib import Path
 
-from evaluation.scorers import Scorer, keras_scorer, triton_scorer
+from evaluation.scorers import keras_scorer, triton_scorer
 from evaluation.settings import SETTINGS_FILE, ExternalSettings
-from imaging.dataset import DatasetError, load_images, load_readable_images, read_dataset
 from imaging.errors import UsageError
 from imaging.samples import Sample
 from training.evaluate import write_evaluation
 from training.run_folder import Run, RunError, read_run
 from training.runs import relative_sample_path, staged_folder, write_text_atomically
-from training.skipped_files import advise_skipping, report_skipped
+from training.skipped_files import decode_samples, read_samples, report_skipped
 
 
 def evaluate_external(settings: ExternalSettings) -> dict:
@@ -45,13 +44,10 @@ def evaluate_external(settings: ExternalSettings) -> dict:
             f"`emphysema evaluate --run {run.folder}` (leave out --external)"
         )
     skipped: list[str] | None = [] if settings.skip_unreadable else None
-    try:
-        samples = read_dataset(data, require_all_classes=False, skipped=skipped)
-    except DatasetError as error:
-        raise advise_skipping(error, "evaluate on") from None
+    samples = read_samples(data, skipped, "evaluate on", require_all_classes=False)
     refuse_seen_scans(run, samples, data)
     scorer = triton_scorer(run, settings.url, settings.model) if settings.url else keras_scorer(run)
-    samples, images = _load(samples, scorer, run, skipped, data)
+    samples, images = decode_samples(samples, scorer.image_size, run.window, skipped, "evaluate on")
     probabilities = scorer.predict(images)
     facts = {
         "name": f"{run.folder.name} on {data.resolve().name}",
@@ -67,24 +63,11 @@ def evaluate_external(settings: ExternalSettings) -> dict:
         run.settings.bootstrap_samples if settings.bootstrap_samples is None else settings.bootstrap_samples
     )
     with staged_folder(out, settings.overwrite) as staging:
-        write_text_atomically(staging / SETTINGS_FILE, settings.to_json(run.architecture))
+        write_text_atomically(staging / SETTINGS_FILE, settings.to_json(run.architecture, bootstrap))
         report_skipped(skipped or [], staging, out)
         return write_evaluation(
             staging, samples, data, probabilities, facts, bootstrap_samples=bootstrap, seed=run.settings.seed
         )
-
-
-def _load(samples: list[Sample], scorer: Scorer, run: Run, skipped: list[str] | None, data: Path):
-    """The samples and their model inputs, through the pixel pipeline the run was trained with."""
-    if skipped is None:
-        try:
-            return samples, load_images(samples, scorer.image_size, run.window)
-        except DatasetError as error:
-            raise advise_skipping(error, "evaluate on") from None
-    samples, images = load_readable_images(samples, scorer.image_size, run.window, skipped)
-    if not samples:
-        raise DatasetError(data, ["no readable images"])
-    return samples, images
 
 
 def refuse_seen_scans(run: Run, samples: list[Sample], data: Path) -> None:

@@ -47,10 +47,11 @@ class ExternalSettings:
         """``out``, or ``RUN/external/NAME`` after the data folder's name."""
         return self.out if self.out is not None else self.run / EXTERNAL_FOLDER / self.data.resolve().name
 
-    def to_json(self, architecture: str) -> str:
-        """The resolved settings as JSON (paths absolute, the served model name filled in)."""
+    def to_json(self, architecture: str, bootstrap_samples: int) -> str:
+        """The resolved settings as JSON (paths absolute, the run's defaults filled in)."""
         values = dataclasses.asdict(self)
         values.update(
+            bootstrap_samples=bootstrap_samples,
             run=str(self.run.resolve()),
             data=str(self.data.resolve()),
             out=str(self.report_folder.resolve()),

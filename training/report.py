@@ -60,7 +60,8 @@ def _describe_data(metrics: dict, run: dict) -> str:
     if run.get("external"):
         return (
             f"- External validation on `{run['data']}`, {kind}: every slice, {metrics['count']} images from "
-            f"{patients} patients; the model was trained on `{run['trained_on']}` and has seen none of them."
+            f"{patients} patients; the model was trained on `{run['trained_on']}`, and none of these files "
+            "is one of its training or validation scans."
         )
     return (
         f"- Data: `{run['data']}`, {kind}; test split: {metrics['count']} images from {patients} "

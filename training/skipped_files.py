@@ -10,10 +10,51 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from imaging.samples import MAXIMUM_LISTED_PROBLEMS, DatasetError
+import numpy as np
+
+from imaging.dataset import load_images, load_readable_images, read_dataset
+from imaging.hounsfield import LungWindow
+from imaging.samples import MAXIMUM_LISTED_PROBLEMS, DatasetError, Sample
 from training.runs import write_text_atomically
 
 SKIPPED_FILE = "skipped.txt"
+
+
+def read_samples(
+    root: Path, skipped: list[str] | None, use: str, require_all_classes: bool = True
+) -> list[Sample]:
+    """``read_dataset``, its error ending with the advice; unreadable files go to ``skipped`` if given.
+
+    Args:
+        root: the data set folder.
+        skipped: collects the unreadable files (``--skip-unreadable``), or None to stop on them.
+        use: what the command does with the readable files, e.g. ``"train on"``.
+        require_all_classes: report a class without images as a problem.
+    """
+    try:
+        return read_dataset(root, require_all_classes, skipped)
+    except DatasetError as error:
+        raise advise_skipping(error, use) from None
+
+
+def decode_samples(
+    samples: list[Sample], image_size: int, window: LungWindow, skipped: list[str] | None, use: str
+) -> tuple[list[Sample], np.ndarray]:
+    """The samples and their model inputs; undecodable files go to ``skipped`` if given, else stop.
+
+    Raises:
+        DatasetError: with the advice, when a file cannot be decoded and ``skipped`` is None, or
+            when nothing readable is left.
+    """
+    try:
+        if skipped is None:
+            return samples, load_images(samples, image_size, window)
+        readable, images = load_readable_images(samples, image_size, window, skipped)
+    except DatasetError as error:
+        raise advise_skipping(error, use) from None
+    if not readable:
+        raise DatasetError(samples[0].path.parent if samples else "the data set", ["no readable images"])
+    return readable, images
 
 
 def advise_skipping(error: DatasetError, use: str) -> DatasetError:

@@ -119,13 +119,7 @@ def run_training(
     """
     import keras
 
-    from imaging.dataset import (
-        DatasetError,
-        labels_to_indices,
-        load_images,
-        load_readable_images,
-        read_dataset,
-    )
+    from imaging.dataset import labels_to_indices
     from imaging.splits import grouped_split
     from training.evaluate import evaluate_run
     from training.fitting import TrainingArrays, fit_model
@@ -133,7 +127,7 @@ def run_training(
     from training.plots import plot_training_curves
     from training.runs import CURVES_FILE, SETTINGS_FILE, SPLIT_FILE, save_split, staged_folder
     from training.settings import save_settings
-    from training.skipped_files import advise_skipping, report_skipped
+    from training.skipped_files import decode_samples, read_samples, report_skipped
     from training.strategy import describe_strategy, select_strategy
     from training.weights import resolve_weights
 
@@ -147,12 +141,11 @@ def run_training(
     skipped: list[str] | None = [] if skip_unreadable and samples is None else None
     images = None
     if samples is None:
-        try:
-            samples = read_dataset(data_root, skipped=skipped)
-        except DatasetError as error:
-            raise advise_skipping(error, "train on") from None
+        samples = read_samples(data_root, skipped, "train on")
         if skipped is not None:  # decode now, so the split is made of readable files only
-            samples, images = load_readable_images(samples, settings.image_size, settings.window, skipped)
+            samples, images = decode_samples(
+                samples, settings.image_size, settings.window, skipped, "train on"
+            )
     if split is None:
         split = grouped_split(samples, settings.validation_fraction, settings.test_fraction, settings.seed)
     indices = {"train": split.train, "validation": split.validation, "test": split.test}
@@ -160,10 +153,7 @@ def run_training(
         if len(chosen) == 0:
             raise TrainingError(f"{data_root}: the {part} split is empty; the data set needs more patients")
     if images is None:
-        try:
-            images = load_images(samples, settings.image_size, settings.window)
-        except DatasetError as error:
-            raise advise_skipping(error, "train on") from None
+        _, images = decode_samples(samples, settings.image_size, settings.window, None, "train on")
     labels = labels_to_indices(samples)
     arrays = TrainingArrays(
         images[split.train], labels[split.train], images[split.validation], labels[split.validation]
