@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if given:
         flags = ", ".join("--" + flag.replace("_", "-") for flag in given)
-        raise UsageError(f"{flags} only apply to an external validation: add --external (and --data OTHER)")
+        verb = "applies" if len(given) == 1 else "apply"
+        raise UsageError(f"{flags} {verb} only to an external validation: add --external and --data OTHER")
     from training.evaluate import evaluate_run
 
     metrics = evaluate_run(arguments.run, arguments.data, arguments.bootstrap)

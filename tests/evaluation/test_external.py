@@ -144,8 +144,8 @@ def test_moved_data_and_external_are_told_apart_by_the_flag(run_copy, cohort_b, 
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        (["--out", "somewhere"], "--out only apply to an external validation"),
-        (["--url", "localhost:8001"], "--url only apply to an external validation"),
+        (["--out", "somewhere"], "--out applies only to an external validation"),
+        (["--url", "localhost:8001"], "--url applies only to an external validation"),
         (["--external"], "--external needs --data"),
         (["--external", "--data", "x", "--model", "simple_cnn"], "--model names a served model"),
     ],
