@@ -105,6 +105,8 @@ def evaluate_run(
     run = read_run(run_dir, data)
     settings = run.settings
     test_samples = run.samples("test")
+    # Counted, not assumed from the setting: the figure an image split's warning rests on.
+    training_patients = {sample.patient_id for sample in run.samples("train")}
     images, _ = run.load_part("test")
     probabilities = predict_probabilities(run.load_model(), images, settings.batch_size)
     facts = {
@@ -113,6 +115,10 @@ def evaluate_run(
         "image_size": settings.image_size,
         "weights": settings.resolved_weights,
         "data": str(run.data_root),
+        "split": settings.split,
+        "test_patients_seen_in_training": len(
+            {sample.patient_id for sample in test_samples} & training_patients
+        ),
         **summarize_history(run.folder / HISTORY_FILE),
     }
     return write_evaluation(

@@ -65,8 +65,29 @@ def _describe_data(metrics: dict, run: dict) -> str:
         )
     return (
         f"- Data: `{run['data']}`, {kind}; test split: {metrics['count']} images from {patients} "
-        "patients (patient-grouped: no patient is in both training and test)."
+        f"patients ({_describe_split(run)})."
     )
+
+
+def _describe_split(run: dict) -> str:
+    if run.get("split", "patient") == "patient":
+        return "patient-grouped: no patient is in both training and test"
+    return (
+        f"image-level, as in the paper: {run.get('test_patients_seen_in_training', 'some')} of these "
+        "patients also have slices in training"
+    )
+
+
+def image_split_warning(split: str) -> list[str]:
+    """Report lines warning that an image-level split's figure overstates accuracy (none otherwise)."""
+    if split == "patient":
+        return []
+    return [
+        "> **Warning: image-level split.** Slices of the same patient are in training and in test, as in "
+        "the paper, so this accuracy overstates accuracy on new patients. Train with `--split patient` "
+        "(the default) for that figure.",
+        "",
+    ]
 
 
 def render_report(metrics: dict, run: dict) -> str:
@@ -84,6 +105,7 @@ def render_report(metrics: dict, run: dict) -> str:
         f"# Evaluation: {run['architecture']} ({run['name']})",
         "",
         *([f"**{warning}.**", ""] if warning else []),
+        *image_split_warning(run.get("split", "patient")),
         _describe_data(metrics, run),
         f"- Model: `{run['architecture']}`, input {run['image_size']} px, "
         f"weights `{run['weights']}`{served}.",
