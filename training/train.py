@@ -100,7 +100,13 @@ def settings_from_arguments(arguments: argparse.Namespace, **fixed) -> TrainSett
 
 
 def run_training(
-    settings: TrainSettings, out: Path, *, split=None, samples=None, overwrite: bool = False
+    settings: TrainSettings,
+    out: Path,
+    *,
+    split=None,
+    samples=None,
+    overwrite: bool = False,
+    skip_unreadable: bool = False,
 ) -> dict:
     """Train, save and evaluate one model; return its test metrics.
 
@@ -111,10 +117,12 @@ def run_training(
             the kind ``settings.split`` names.
         samples: the samples ``split`` indexes (default: read from ``settings.data``).
         overwrite: replace an existing run folder.
+        skip_unreadable: train on the readable files and list the others (printed, and saved as
+            ``skipped.txt`` in the run folder) instead of stopping; only when ``samples`` is None.
     """
     import keras
 
-    from imaging.dataset import labels_to_indices, load_images, read_dataset
+    from imaging.dataset import labels_to_indices
     from imaging.image_split import split_samples
     from training.evaluate import evaluate_run
     from training.fitting import TrainingArrays, fit_model
@@ -122,6 +130,7 @@ def run_training(
     from training.plots import plot_training_curves
     from training.runs import CURVES_FILE, SETTINGS_FILE, SPLIT_FILE, save_split, staged_folder
     from training.settings import save_settings
+    from training.skipped_files import decode_samples, read_samples, report_skipped
     from training.strategy import describe_strategy, select_strategy
     from training.weights import resolve_weights
 
@@ -132,8 +141,14 @@ def run_training(
     # Resolve the weights first: an offline machine learns about it before any images load.
     weights_path = resolve_weights(settings.architecture, settings.resolved_weights)
     keras.utils.set_random_seed(settings.seed)
+    skipped: list[str] | None = [] if skip_unreadable and samples is None else None
+    images = None
     if samples is None:
-        samples = read_dataset(data_root)
+        samples = read_samples(data_root, skipped, "train on")
+        if skipped is not None:  # decode now, so the split is made of readable files only
+            samples, images = decode_samples(
+                samples, settings.image_size, settings.window, skipped, "train on"
+            )
     if split is None:
         split = split_samples(
             samples, settings.split, settings.validation_fraction, settings.test_fraction, settings.seed
@@ -144,7 +159,8 @@ def run_training(
     for part, chosen in indices.items():
         if len(chosen) == 0:
             raise TrainingError(f"{data_root}: the {part} split is empty; the data set needs more patients")
-    images = load_images(samples, settings.image_size, settings.window)
+    if images is None:
+        _, images = decode_samples(samples, settings.image_size, settings.window, None, "train on")
     labels = labels_to_indices(samples)
     arrays = TrainingArrays(
         images[split.train], labels[split.train], images[split.validation], labels[split.validation]
@@ -158,6 +174,7 @@ def run_training(
     with staged_folder(out, overwrite) as staging:
         save_settings(settings, staging / SETTINGS_FILE)
         save_split(staging / SPLIT_FILE, samples, indices, data_root)
+        report_skipped(skipped or [], staging, Path(out))
         started = time.perf_counter()
         with strategy.scope():
             model = build_model(
@@ -189,6 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="run folder to create, e.g. runs/NAME")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     parser.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="train on the readable files and list the unreadable ones (saved as skipped.txt in the run "
+        "folder) instead of stopping",
+    )
+    parser.add_argument(
         "--split",
         choices=SPLIT_CHOICES,
         help="patient (default): no patient on both sides; image: slices at random, as the paper did "
@@ -197,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_training_arguments(parser)
     arguments = parser.parse_args(argv)
     settings = settings_from_arguments(arguments)
-    metrics = run_training(settings, arguments.out, overwrite=arguments.overwrite)
+    metrics = run_training(
+        settings, arguments.out, overwrite=arguments.overwrite, skip_unreadable=arguments.skip_unreadable
+    )
     accuracy = metrics["accuracy"]
     low, high = accuracy["ci95"]
     print(

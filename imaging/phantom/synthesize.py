@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from imaging.classes import SEVERITIES
 from imaging.contract import CLASS_NAMES
+from imaging.dataset import PHANTOM_SETTINGS_NAME
 from imaging.errors import UsageError
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
 from imaging.phantom.cohort import PatientPlan, plan_cohort, slice_generator
@@ -148,7 +149,7 @@ def write_dataset(
         writer.writerow(MANIFEST_COLUMNS)
         writer.writerows(rows)
     write_contact_sheet(folder / "contact_sheet.png", examples)
-    (folder / "synth_settings.json").write_text(_settings_json(arguments, settings, plans), encoding="utf-8")
+    (folder / PHANTOM_SETTINGS_NAME).write_text(_settings_json(arguments, settings, plans), encoding="utf-8")
     return plans
 
 
