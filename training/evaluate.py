@@ -55,8 +55,9 @@ def evaluate_run(
     """
     run = read_run(run_dir, data)
     settings, data_root = run.settings, run.data_root
-    test_samples = run.samples("test")
-    images, labels = run.load_part("test")
+    part = run.evaluation_part  # the test split, or validation when trained with --test-fraction 0
+    test_samples = run.samples(part)
+    images, labels = run.load_part(part)
     model = run.load_model()
     probabilities = predict_probabilities(model, images, settings.batch_size)
     metrics = compute_metrics(
@@ -74,6 +75,7 @@ def evaluate_run(
         "weights": settings.resolved_weights,
         "data": str(data_root),
         "test_patients": metrics["bootstrap"]["groups"],
+        "evaluated_on": part,
         **summarize_history(run.folder / HISTORY_FILE),
     }
     metrics["run"] = facts
@@ -99,8 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, help="bootstrap resamples (default: the run's setting)")
     arguments = parser.parse_args(argv)
     metrics = evaluate_run(arguments.run, arguments.data, arguments.bootstrap)
+    part = metrics["run"]["evaluated_on"]
     print(
-        f"accuracy {format_estimate(metrics['accuracy'])} on {metrics['count']} test images; "
+        f"{part} accuracy {format_estimate(metrics['accuracy'])} on {metrics['count']} {part} images; "
         f"report: {arguments.run / REPORT_FILE}"
     )
     print("\n".join(console_summary(metrics)))

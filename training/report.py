@@ -41,15 +41,24 @@ def render_report(metrics: dict, run: dict) -> str:
     """Return the Markdown report for ``metrics`` (from ``compute_metrics``) and run facts ``run``."""
     classes = metrics["classes"]
     accuracy, macro, bootstrap = metrics["accuracy"], metrics["macro"], metrics["bootstrap"]
+    part = run.get("evaluated_on", "test")
     lines = [
         f"# Evaluation: {run['architecture']} ({run['name']})",
         "",
-        f"- Data: `{run['data']}`; test split: {metrics['count']} images from {run['test_patients']} "
-        "patients (patient-grouped: no patient is in both training and test).",
+        f"- Data: `{run['data']}`; {part} split: {metrics['count']} images from {run['test_patients']} "
+        f"patients (patient-grouped: no patient is in both training and {part}).",
         f"- Model: `{run['architecture']}`, input {run['image_size']} px, weights `{run['weights']}`.",
         f"- **Accuracy: {format_estimate(accuracy)}** (Wilson 95 % CI over images); "
         f"{bootstrap['unit']}-level bootstrap 95 % CI {format_interval(accuracy.get('bootstrap_ci95'))}.",
         "- Macro precision {}, recall {}, F1 {}, one-vs-rest ROC-AUC {}.".format(*_score_cells(macro)),
+        *(
+            [
+                "- **No test split** (trained with `--test-fraction 0`): these figures are on the validation "
+                "patients, which also chose the best epoch, so they are optimistic."
+            ]
+            if part == "validation"
+            else []
+        ),
         "",
         f"Intervals other than Wilson's are percentile bootstrap intervals from {bootstrap['samples']} "
         f"resamples of {bootstrap['groups']} {bootstrap['unit']}s (seed {bootstrap['seed']}): resampling "

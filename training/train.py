@@ -1,9 +1,10 @@
 """`emphysema train`: train one architecture on a patient-grouped split into a run folder.
 
-    emphysema train --data data/synthetic --model inceptionv3 --out runs/inception
+    emphysema train --data data/synthetic --architecture inceptionv3 --out runs/inception
 
-The run folder is staged next to ``--out`` and moved into place only when training and
-evaluation succeed, so a failed run leaves nothing half-written.
+The command line, the data folder, the run folder and the patient counts are checked before any
+image is read or TensorFlow is loaded. The run folder is staged next to ``--out`` and moved into
+place only when training and evaluation succeed, so a failed run leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -14,91 +15,58 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from imaging.contract import ARCHITECTURES
-from training.errors import TrainingError
+from imaging.errors import UsageError
+from training.arguments import add_architecture_argument, add_training_arguments, settings_from_arguments
 from training.report import console_summary
-from training.settings import MONITOR_CHOICES, POOLING_CHOICES, QUICK_PRESET, TrainSettings
+from training.settings import TrainSettings
 
-# CLI flag -> TrainSettings field, for the options that override the defaults and the quick preset.
-_OVERRIDES: dict[str, str] = {
-    "model": "architecture",
-    "weights": "weights",
-    "image_size": "image_size",
-    "epochs": "epochs",
-    "head_epochs": "head_epochs",
-    "batch_size": "batch_size",
-    "learning_rate": "learning_rate",
-    "fine_tune_learning_rate": "fine_tune_learning_rate",
-    "pooling": "pooling",
-    "dropout": "dropout_rate",
-    "seed": "seed",
-    "test_fraction": "test_fraction",
-    "validation_fraction": "validation_fraction",
-    "monitor": "monitor",
-    "patience": "early_stopping_patience",
-    "lr_patience": "reduce_learning_rate_patience",
-}
+NO_TEST_SPLIT_NOTE = (
+    "note: no test split (--test-fraction 0): these figures are on the validation patients, which also "
+    "chose the best epoch, so they are optimistic. Report results on a held-out or external data set."
+)
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options shared by `train` and `compare` (defaults None: TrainSettings decides)."""
-    parser.add_argument(
-        "--data", type=Path, required=True, help="data set root: class folders or manifest.csv"
-    )
-    parser.add_argument(
-        "--weights",
-        help="imagenet (download), none (from scratch) or PATH to a 'notop' .h5 file; "
-        "default imagenet, none for simple_cnn",
-    )
-    parser.add_argument("--image-size", type=int, help="input side in px (default 224; quick preset 96)")
-    parser.add_argument(
-        "--epochs", type=int, help="most epochs of the main phase (early stopping may end sooner)"
-    )
-    parser.add_argument("--head-epochs", type=int, help="epochs training only the head of a pretrained base")
-    parser.add_argument("--batch-size", type=int, help="global batch size")
-    parser.add_argument(
-        "--learning-rate", type=float, help="Adam learning rate (scratch training, head phase)"
-    )
-    parser.add_argument(
-        "--fine-tune-learning-rate", type=float, help="learning rate after unfreezing the base"
-    )
-    parser.add_argument("--pooling", choices=POOLING_CHOICES, help="head: flatten (paper) or average pooling")
-    parser.add_argument("--dropout", type=float, help="dropout rate in the head (default 0)")
-    parser.add_argument("--seed", type=int, help="seed for the split, initialisation and augmentation")
-    parser.add_argument("--test-fraction", type=float, help="fraction of patients held out for testing")
-    parser.add_argument("--validation-fraction", type=float, help="fraction of patients for validation")
-    parser.add_argument(
-        "--monitor",
-        choices=MONITOR_CHOICES,
-        help="validation metric for the best checkpoint (default val_loss)",
-    )
-    parser.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 8)")
-    parser.add_argument(
-        "--lr-patience",
-        type=int,
-        help="epochs without improvement before the learning rate halves (default 3)",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="CPU preset: " + ", ".join(f"{key}={value}" for key, value in QUICK_PRESET.items()),
-    )
+def check_before_work(settings: TrainSettings, out: Path, overwrite: bool) -> tuple[list, object]:
+    """Refuse what would fail later, before any image is read; return the samples and their split.
 
+    Only the data set's file list is read here (no image), so a wrong path, an existing run
+    folder or too few patients per class is reported in well under a second.
 
-def settings_from_arguments(arguments: argparse.Namespace, **fixed) -> TrainSettings:
-    """Build resolved settings: defaults, then the quick preset, then explicit flags, then ``fixed``."""
-    values: dict = dict(QUICK_PRESET) if arguments.quick else {}
-    for flag, field in _OVERRIDES.items():
-        value = getattr(arguments, flag, None)
-        if value is not None:
-            values[field] = value
-    values["data"] = str(Path(arguments.data).resolve())
-    values.update(fixed)
-    return TrainSettings(**values).resolved()
+    Raises:
+        UsageError: both split fractions are 0, no folder at ``--data`` or file at ``--weights``,
+            or ``out`` exists and ``overwrite`` is False.
+        DatasetError: the data set's layout is wrong (every problem listed).
+        SplitError: too few patients per class for the asked split (the message says what fits).
+    """
+    if settings.test_fraction == 0 and settings.validation_fraction == 0:
+        raise UsageError(
+            "--test-fraction 0 and --validation-fraction 0 leave no patients to evaluate on; keep one above 0"
+        )
+    data_root = Path(settings.data)
+    if not data_root.is_dir():
+        raise UsageError(f"{data_root}: no such data set folder (check --data)")
+    weights = settings.resolved_weights
+    if weights not in ("imagenet", "none") and not Path(weights).is_file():
+        raise UsageError(f"{weights}: no such weights file (check --weights)")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise UsageError(f"{out}: run folder already exists; choose another --out or pass --overwrite")
+    from imaging.dataset import read_dataset  # pydicom and friends: only once the paths are known good
+    from imaging.splits import grouped_split
+
+    samples = read_dataset(data_root)
+    split = grouped_split(samples, settings.validation_fraction, settings.test_fraction, settings.seed)
+    return samples, split
 
 
 def run_training(
-    settings: TrainSettings, out: Path, *, split=None, samples=None, overwrite: bool = False
+    settings: TrainSettings,
+    out: Path,
+    *,
+    split=None,
+    samples=None,
+    overwrite: bool = False,
+    quiet: bool = False,
 ) -> dict:
     """Train, save and evaluate one model; return its test metrics.
 
@@ -108,11 +76,11 @@ def run_training(
         split: an ``imaging.splits.DataSplit`` to use (compare shares one); default a new grouped split.
         samples: the samples ``split`` indexes (default: read from ``settings.data``).
         overwrite: replace an existing run folder.
+        quiet: no per-epoch lines or progress bars.
     """
     import keras
 
-    from imaging.dataset import labels_to_indices, load_images, read_dataset
-    from imaging.splits import grouped_split
+    from imaging.dataset import labels_to_indices, load_images
     from training.evaluate import evaluate_run
     from training.fitting import TrainingArrays, fit_model
     from training.models import build_model
@@ -124,20 +92,13 @@ def run_training(
 
     settings = settings.resolved()
     data_root = Path(settings.data)
-    if not data_root.is_dir():
-        raise TrainingError(f"{data_root}: data folder not found")
+    if samples is None or split is None:
+        samples, split = check_before_work(settings, out, overwrite)
     # Resolve the weights first: an offline machine learns about it before any images load.
     weights_path = resolve_weights(settings.architecture, settings.resolved_weights)
     keras.utils.set_random_seed(settings.seed)
-    if samples is None:
-        samples = read_dataset(data_root)
-    if split is None:
-        split = grouped_split(samples, settings.validation_fraction, settings.test_fraction, settings.seed)
     indices = {"train": split.train, "validation": split.validation, "test": split.test}
-    for part, chosen in indices.items():
-        if len(chosen) == 0:
-            raise TrainingError(f"{data_root}: the {part} split is empty; the data set needs more patients")
-    images = load_images(samples, settings.image_size, settings.window)
+    images = load_images(samples, settings.image_size, settings.window, progress=not quiet)
     labels = labels_to_indices(samples)
     arrays = TrainingArrays(
         images[split.train], labels[split.train], images[split.validation], labels[split.validation]
@@ -162,7 +123,7 @@ def run_training(
                 dropout_rate=settings.dropout_rate,
                 scratch_batch_norm_momentum=settings.scratch_batch_norm_momentum,
             )
-            history = fit_model(model, settings, arrays, staging)
+            history = fit_model(model, settings, arrays, staging, verbose=0 if quiet else 2)
         seconds = time.perf_counter() - started
         plot_training_curves(history, staging / CURVES_FILE, f"{settings.architecture} ({Path(out).name})")
         metrics = evaluate_run(staging, data_root, run_name=Path(out).name)
@@ -170,27 +131,40 @@ def run_training(
     return metrics
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema train --data DIR --model NAME --out runs/NAME [options]`."""
+def build_parser() -> argparse.ArgumentParser:
+    """The `emphysema train` command line; defaults come from TrainSettings."""
     parser = argparse.ArgumentParser(prog="emphysema train", description=__doc__.split("\n\n")[0])
+    add_architecture_argument(parser)
     parser.add_argument(
-        "--model",
-        choices=ARCHITECTURES,
-        default=TrainSettings.architecture,
-        help="architecture (default %(default)s)",
+        "--out", type=Path, required=True, help="run folder to create, e.g. runs/NAME (required)"
     )
-    parser.add_argument("--out", type=Path, required=True, help="run folder to create, e.g. runs/NAME")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     add_training_arguments(parser)
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `emphysema train --data DIR --architecture NAME --out runs/NAME [options]`."""
+    arguments = build_parser().parse_args(argv)
     settings = settings_from_arguments(arguments)
-    metrics = run_training(settings, arguments.out, overwrite=arguments.overwrite)
+    samples, split = check_before_work(settings, arguments.out, arguments.overwrite)
+    metrics = run_training(
+        settings,
+        arguments.out,
+        split=split,
+        samples=samples,
+        overwrite=arguments.overwrite,
+        quiet=arguments.quiet,
+    )
+    part = metrics["run"].get("evaluated_on", "test")
     accuracy = metrics["accuracy"]
     low, high = accuracy["ci95"]
     print(
-        f"{settings.architecture}: test accuracy {100 * accuracy['value']:.1f} % (95 % CI {100 * low:.1f}-"
-        f"{100 * high:.1f}) on {metrics['count']} test images; run folder {arguments.out}"
+        f"{settings.architecture}: {part} accuracy {100 * accuracy['value']:.1f} % (95 % CI {100 * low:.1f}-"
+        f"{100 * high:.1f}) on {metrics['count']} {part} images; run folder {arguments.out}"
     )
+    if part != "test":
+        print(NO_TEST_SPLIT_NOTE)
     print("\n".join(console_summary(metrics)))
     return 0
 
