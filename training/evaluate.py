@@ -91,15 +91,24 @@ def evaluate_run(
     return metrics
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema evaluate --run runs/NAME [--data DIR] [--bootstrap N]`."""
+def build_parser() -> argparse.ArgumentParser:
+    """The `emphysema evaluate` command line."""
     parser = argparse.ArgumentParser(
         prog="emphysema evaluate", description="Evaluate a run folder on its patient-grouped test split."
     )
-    parser.add_argument("--run", type=Path, required=True, help="run folder written by `emphysema train`")
-    parser.add_argument("--data", type=Path, help="data set root, if it moved since training")
+    parser.add_argument(
+        "--run", type=Path, required=True, help="run folder written by `emphysema train` (required)"
+    )
+    parser.add_argument(
+        "--data", type=Path, help="data set root, if it moved since training (default: the run's own)"
+    )
     parser.add_argument("--bootstrap", type=int, help="bootstrap resamples (default: the run's setting)")
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `emphysema evaluate --run runs/NAME [--data DIR] [--bootstrap N]`."""
+    arguments = build_parser().parse_args(argv)
     metrics = evaluate_run(arguments.run, arguments.data, arguments.bootstrap)
     part = metrics["run"]["evaluated_on"]
     print(
