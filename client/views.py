@@ -49,11 +49,14 @@ def server_status(classifier: TritonClassifier) -> bool:
 def model_picker(classifier: TritonClassifier, default_model: str) -> ModelInfo | None:
     """Let the user choose a model from the repository; show its status; return its checked info."""
     try:
-        names = classifier.model_names()
+        names = classifier.served_models()
     except TritonError as error:
         st.sidebar.warning(str(error))
         return None
-    index = names.index(default_model) if default_model in names else 0
+    if not names:
+        st.sidebar.warning(f"Triton at {classifier.settings.url} serves no model yet.")
+        return None
+    index = names.index(default_model) if default_model in names else 0  # the only one, when one is served
     model = st.sidebar.selectbox("Model", names, index=index, key="model")
     try:
         info = classifier.model_info(model)
