@@ -29,6 +29,15 @@ _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _Result = TypeVar("_Result")
 
 
+def field_of_view_parameter(config: dict) -> float | None:
+    """A config's ``parameters { key: "field_of_view_mm" ... }`` as millimetres (None when absent)."""
+    text = config.get("parameters", {}).get("field_of_view_mm", {}).get("string_value")
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
 class TritonClassifier:
     """Classify uint8 ``(N, S, S, 1)`` images with a model served by Triton over gRPC."""
 
@@ -125,15 +134,19 @@ class TritonClassifier:
         if name not in self._model_info:
             action = f"read the metadata of model {name!r}"
             metadata = self._call(action, self._client.get_model_metadata, name, as_json=True)
+            field_of_view = None
             try:
                 config = self._call(action, self._client.get_model_config, name, as_json=True)
                 max_batch_size = int(config["config"].get("max_batch_size", 0))
+                field_of_view = field_of_view_parameter(config["config"])
             except TritonUnavailableError:
                 raise
             except TritonError:
                 # The model-config API may be restricted; the metadata still shows the batch dimension.
                 max_batch_size = self.settings.max_batch_size
-            self._model_info[name] = check_model_metadata(metadata, max_batch_size, self.settings.url)
+            self._model_info[name] = check_model_metadata(
+                metadata, max_batch_size, self.settings.url, field_of_view
+            )
         return self._model_info[name]
 
     def classify(self, images: np.ndarray, model: str | None = None) -> list[Prediction]:
