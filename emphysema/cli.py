@@ -18,6 +18,16 @@ from imaging.errors import EmphysemaError, UsageError
 # subcommand -> (module, one-line help). Order follows the data flow.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("imaging.phantom.synthesize", "generate the synthetic HRCT phantom data set"),
+    "synth-study": (
+        "study.phantom.command",
+        "generate synthetic chest-CT studies (DICOM series) with ground truth",
+    ),
+    "quantify": (
+        "study.quantify_command",
+        "segment the lungs of CT studies; report LAA-950, Perc15, volumes",
+    ),
+    "study-eval": ("study.evaluation", "measure segmentation and LAA-950 against held-out phantom studies"),
+    "study-bench": ("study.benchmark", "time reading, segmenting and quantifying a full-size study"),
     "train": ("training.train", "train one architecture into a run folder"),
     "evaluate": ("training.evaluate", "evaluate a run folder on its test split"),
     "compare": ("training.compare", "train and compare architectures on one split"),
@@ -40,7 +50,7 @@ EXIT_STATUS_HELP = (
 
 def _usage() -> str:
     lines = ["usage: emphysema SUBCOMMAND [options]", "", "subcommands:"]
-    lines += [f"  {name:<9} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<12} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
     lines += ["", "Run `emphysema SUBCOMMAND --help` for its options.", "", EXIT_STATUS_HELP]
     return "\n".join(lines)
 

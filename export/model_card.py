@@ -93,6 +93,8 @@ def build_model_card(
             "image_size": run.image_size,
             "data": run.settings.data,
             "seed": run.settings.seed,
+            # "image" means the training metrics come from test patients seen in training.
+            "split": run.settings.split,
             "window": {"width": run.window.width, "level": run.window.level},
             "split_sizes": {part: len(entries) for part, entries in run.split.items()},
         },

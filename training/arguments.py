@@ -26,6 +26,7 @@ OVERRIDES: dict[str, str] = {
     "pooling": "pooling",
     "dropout": "dropout_rate",
     "seed": "seed",
+    "split": "split",
     "test_fraction": "test_fraction",
     "validation_fraction": "validation_fraction",
     "monitor": "monitor",

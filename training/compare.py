@@ -1,32 +1,33 @@
 """`emphysema compare`: train and evaluate several architectures on the same patient-grouped split.
 
     emphysema compare --data data/synthetic --architectures all --out runs/compare [--folds 5]
+    emphysema compare --data data/synthetic --architectures all --out runs/protocol --split patient,image
 
 Writes the paper's Table I (accuracy, precision, recall) with 95 % confidence intervals as
 ``comparison.md``, ``comparison.json`` and ``comparison.png``. With ``--folds K`` every model is
 trained K times on patient-grouped folds and scored on the pooled out-of-fold predictions.
+``--split image`` splits slices at random as the paper did (and warns that the figure overstates
+accuracy on new patients); ``--split patient,image`` runs both on the same data and settings and
+writes them side by side (``training.split_comparison``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from imaging.contract import ARCHITECTURES, CLASS_NAMES
+from imaging.contract import ARCHITECTURES
 from imaging.errors import UsageError
+from imaging.image_split import IMAGE_SPLIT_WARNING, SPLIT_CHOICES
 from training.arguments import add_training_arguments, settings_from_arguments
+from training.comparison_rows import describe_evaluation, summarize_model, synth_command
 from training.comparison_table import render_table, write_comparison
-from training.metrics import compute_metrics
-from training.runs import (
-    HISTORY_FILE,
-    PREDICTIONS_FILE,
-    read_predictions,
-    summarize_history,
-)
+from training.errors import TrainingError
+from training.runs import PREDICTIONS_FILE
+from training.split_comparison import build_split_comparison, write_split_comparison
 from training.train import run_training
 
 
@@ -44,24 +45,41 @@ def parse_models(text: str) -> list[str]:
     return models
 
 
-def compare_models(arguments: argparse.Namespace, command: str) -> dict:
-    """Train every requested model on the shared split(s) and return the comparison document."""
+def parse_splits(text: str) -> list[str]:
+    """``"patient"``, ``"image"`` or both, comma-separated, validated."""
+    splits = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in splits if name not in SPLIT_CHOICES]
+    if unknown or not splits or len(set(splits)) != len(splits):
+        raise ValueError(f"--split takes {', '.join(SPLIT_CHOICES)} or patient,image; got {text!r}")
+    return splits
+
+
+def compare_models(
+    arguments: argparse.Namespace, command: str, split_kind: str = "patient", out=None
+) -> dict:
+    """Train every requested model on the shared split(s) of one kind and return the comparison document."""
     from imaging.dataset import read_dataset
-    from imaging.splits import grouped_folds, grouped_split
+    from imaging.image_split import patients_in_training_and_test, split_samples
+    from imaging.splits import grouped_folds
 
     models = parse_models(arguments.architectures)
-    settings_by_model = {model: settings_from_arguments(arguments, architecture=model) for model in models}
+    settings_by_model = {
+        model: settings_from_arguments(arguments, architecture=model, split=split_kind) for model in models
+    }
     first = settings_by_model[models[0]]
     samples = read_dataset(first.data)
     if arguments.folds:
         splits = grouped_folds(samples, arguments.folds, first.seed, first.validation_fraction)
     else:
-        splits = [grouped_split(samples, first.validation_fraction, first.test_fraction, first.seed)]
+        splits = [
+            split_samples(samples, split_kind, first.validation_fraction, first.test_fraction, first.seed)
+        ]
+    out = arguments.out if out is None else out
     rows = []
     for model in models:
         run_folders = []
         for fold, split in enumerate(splits):
-            folder = arguments.out / model if len(splits) == 1 else arguments.out / model / f"fold_{fold + 1}"
+            folder = out / model if len(splits) == 1 else out / model / f"fold_{fold + 1}"
             print(f"== {model}" + (f" fold {fold + 1}/{len(splits)}" if len(splits) > 1 else ""), flush=True)
             settings = settings_by_model[model]
             if arguments.resume and is_finished_run(folder, settings, split, samples):
@@ -81,9 +99,11 @@ def compare_models(arguments: argparse.Namespace, command: str) -> dict:
         "command": command,
         "data_made_by": synth_command(arguments.data),
         "data": str(arguments.data),
-        "evaluation": f"{len(splits)}-fold patient-grouped cross-validation (pooled out-of-fold predictions)"
-        if len(splits) > 1
-        else f"one patient-grouped hold-out test split ({first.test_fraction:.0%} of patients)",
+        "evaluation": describe_evaluation(split_kind, len(splits), first.test_fraction),
+        "split": split_kind,
+        "test_patients_seen_in_training": len(
+            {patient for split in splits for patient in patients_in_training_and_test(split, samples)}
+        ),
         "settings": {
             key: value
             for key, value in first.to_dict().items()
@@ -108,7 +128,7 @@ def is_finished_run(folder: Path, settings, split, samples: Sequence) -> bool:
     try:
         same_settings = load_settings(folder / SETTINGS_FILE) == settings.resolved()
         saved_split = load_split_paths(folder / SPLIT_FILE)
-    except ValueError:
+    except (ValueError, TrainingError):  # unreadable files: not a finished run of these settings
         return False
     data_root = Path(settings.data)
     wanted_split = {
@@ -116,59 +136,6 @@ def is_finished_run(folder: Path, settings, split, samples: Sequence) -> bool:
         for part in SPLIT_PARTS
     }
     return same_settings and saved_split == wanted_split
-
-
-def synth_command(data: Path) -> str | None:
-    """The `emphysema synth` command that made ``data``, from its synth_settings.json (None if absent)."""
-    try:
-        values = json.loads((Path(data) / "synth_settings.json").read_text())["arguments"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    options = " ".join(
-        f"--{key.replace('_', '-')} {value}" for key, value in values.items() if value not in (None, False)
-    )
-    return f"emphysema synth --out {data} {options}"
-
-
-def summarize_model(model: str, run_folders: Sequence[Path], settings) -> dict:
-    """Pool a model's test predictions over its run folders and compute the table row."""
-    labels, probabilities, patients, severities = [], [], [], []
-    epochs, seconds = 0, 0.0
-    for folder in run_folders:
-        predictions = read_predictions(folder / PREDICTIONS_FILE, CLASS_NAMES)
-        labels += predictions["labels"]
-        probabilities += predictions["probabilities"]
-        patients += predictions["patients"]  # each patient is in exactly one fold's test part
-        severities += predictions["severities"]
-        history = summarize_history(folder / HISTORY_FILE)
-        epochs += history.get("epochs_trained", 0)
-        seconds += history.get("training_seconds", 0.0)
-    metrics = compute_metrics(
-        labels,
-        probabilities,
-        severities,
-        groups=patients,
-        bootstrap_samples=settings.bootstrap_samples,
-        seed=settings.seed,
-    )
-    predicted = metrics["predicted_counts"]
-    return {
-        "model": model,
-        "weights": settings.resolved_weights,
-        "test_images": metrics["count"],
-        "test_patients": metrics["bootstrap"]["groups"],
-        "accuracy": metrics["accuracy"],
-        "precision": metrics["macro"]["precision"],
-        "recall": metrics["macro"]["recall"],
-        "f1": metrics["macro"]["f1"],
-        "roc_auc": metrics["macro"]["roc_auc"],
-        "predicted_counts": predicted,
-        "classes_predicted": sum(count > 0 for count in predicted.values()),
-        "confusion_matrix": metrics["confusion_matrix"],
-        "epochs_trained": epochs,
-        "training_seconds": round(seconds, 1),
-        "run_folders": [str(folder) for folder in run_folders],
-    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="patient-grouped K-fold cross-validation instead of one split (default: one split)",
     )
+    parser.add_argument(
+        "--split",
+        dest="splits",
+        default="patient",
+        help="patient: no patient on both sides; image: slices at random, as the paper did "
+        "(overstates accuracy on new patients); patient,image: both, side by side (default patient)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing run folders")
     parser.add_argument(
         "--resume",
@@ -210,9 +184,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(arguments_list)
     if arguments.folds is not None and arguments.folds < 2:
         parser.error("--folds needs at least 2")
-    document = compare_models(arguments, "emphysema compare " + shlex.join(arguments_list))
-    write_comparison(document, arguments.results or arguments.out)
-    print(render_table(document))
+    try:
+        splits = parse_splits(arguments.splits)
+    except ValueError as error:
+        parser.error(str(error))
+    if arguments.folds and "image" in splits:
+        parser.error(
+            "--folds needs --split patient; --split image is the paper's single random hold-out split"
+        )
+    command = "emphysema compare " + shlex.join(arguments_list)
+    if len(splits) == 1:
+        document = compare_models(arguments, command, splits[0])
+        write_comparison(document, arguments.results or arguments.out)
+        table = render_table(document)
+    else:
+        documents = {kind: compare_models(arguments, command, kind, arguments.out / kind) for kind in splits}
+        table = write_split_comparison(
+            build_split_comparison(documents, command), arguments.results or arguments.out
+        )
+    print(table)
+    if "image" in splits:
+        print(IMAGE_SPLIT_WARNING, file=sys.stderr)
     return 0
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from imaging.contract import CLASS_NAMES
-from training.report import format_estimate
+from training.report import format_estimate, image_split_warning
 from training.runs import write_text_atomically
 
 TABLE_FILES = ("comparison.md", "comparison.json", "comparison.png")
@@ -15,18 +15,19 @@ TABLE_FILES = ("comparison.md", "comparison.json", "comparison.png")
 DOMINANT_SHARE = 0.75
 
 
+def provenance_lines(document: dict) -> list[str]:
+    """The commands that made the data and the table, as a Markdown code block."""
+    made_by = [document["data_made_by"]] if document.get("data_made_by") else []
+    return ["Made by:", "", "```bash", *made_by, document["command"], "```", ""]
+
+
 def render_table(document: dict) -> str:
     """The Markdown Table I with CIs, the command that made it, and how to read it."""
     lines = [
         "# Architecture comparison (Table I)",
         "",
-        "Made by:",
-        "",
-        "```bash",
-        *([document["data_made_by"]] if document.get("data_made_by") else []),
-        document["command"],
-        "```",
-        "",
+        *image_split_warning(document.get("split", "patient")),
+        *provenance_lines(document),
         f"Data: `{document['data']}`. Evaluation: {document['evaluation']}. "
         f"Image size {document['settings']['image_size']} px, up to {document['settings']['epochs']} epochs, "
         f"batch {document['settings']['batch_size']}, seed {document['settings']['seed']}.",
@@ -52,8 +53,9 @@ def render_table(document: dict) -> str:
     test = document["models"][0]
     lines += [
         "",
-        f"{test['test_images']} test images from {test['test_patients']} patients, none of whom any model "
-        "saw in training. Accuracy intervals are Wilson score intervals over images; precision and recall "
+        f"{test['test_images']} test images from {test['test_patients']} patients, "
+        f"{describe_test_patients(document)}. "
+        "Accuracy intervals are Wilson score intervals over images; precision and recall "
         "intervals are percentile bootstraps that resample patients. Macro averages weight the four classes "
         "equally.",
         "",
@@ -67,6 +69,14 @@ def render_table(document: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def describe_test_patients(document: dict) -> str:
+    """Whether the test patients were seen in training: never with the patient split."""
+    if document.get("split", "patient") == "patient":
+        return "none of whom any model saw in training"
+    seen = document.get("test_patients_seen_in_training", "some")
+    return f"{seen} of whom also have slices in training (image-level split, as in the paper)"
 
 
 def dominant_class(row: dict) -> tuple[str, float]:

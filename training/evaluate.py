@@ -57,6 +57,8 @@ def evaluate_run(
     settings, data_root = run.settings, run.data_root
     part = run.evaluation_part  # the test split, or validation when trained with --test-fraction 0
     test_samples = run.samples(part)
+    # Counted, not assumed from the setting: the figure an image split's warning rests on.
+    training_patients = {sample.patient_id for sample in run.samples("train")}
     images, labels = run.load_part(part)
     model = run.load_model()
     probabilities = predict_probabilities(model, images, settings.batch_size)
@@ -76,6 +78,10 @@ def evaluate_run(
         "data": str(data_root),
         "test_patients": metrics["bootstrap"]["groups"],
         "evaluated_on": part,
+        "split": settings.split,
+        "test_patients_seen_in_training": len(
+            {sample.patient_id for sample in test_samples} & training_patients
+        ),
         **summarize_history(run.folder / HISTORY_FILE),
     }
     metrics["run"] = facts

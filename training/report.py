@@ -37,6 +37,27 @@ def _score_cells(scores: dict) -> list[str]:
     return [*percent_cells, format_estimate(scores["roc_auc"], percent=False)]
 
 
+def _describe_split(run: dict) -> str:
+    if run.get("split", "patient") == "patient":
+        return f"patient-grouped: no patient is in both training and {run.get('evaluated_on', 'test')}"
+    return (
+        f"image-level, as in the paper: {run.get('test_patients_seen_in_training', 'some')} of these "
+        "patients also have slices in training"
+    )
+
+
+def image_split_warning(split: str) -> list[str]:
+    """Report lines warning that an image-level split's figure overstates accuracy (none otherwise)."""
+    if split == "patient":
+        return []
+    return [
+        "> **Warning: image-level split.** Slices of the same patient are in training and in test, as in "
+        "the paper, so this accuracy overstates accuracy on new patients. Train with `--split patient` "
+        "(the default) for that figure.",
+        "",
+    ]
+
+
 def render_report(metrics: dict, run: dict) -> str:
     """Return the Markdown report for ``metrics`` (from ``compute_metrics``) and run facts ``run``."""
     classes = metrics["classes"]
@@ -45,8 +66,9 @@ def render_report(metrics: dict, run: dict) -> str:
     lines = [
         f"# Evaluation: {run['architecture']} ({run['name']})",
         "",
+        *image_split_warning(run.get("split", "patient")),
         f"- Data: `{run['data']}`; {part} split: {metrics['count']} images from {run['test_patients']} "
-        f"patients (patient-grouped: no patient is in both training and {part}).",
+        f"patients ({_describe_split(run)}).",
         f"- Model: `{run['architecture']}`, input {run['image_size']} px, weights `{run['weights']}`.",
         f"- **Accuracy: {format_estimate(accuracy)}** (Wilson 95 % CI over images); "
         f"{bootstrap['unit']}-level bootstrap 95 % CI {format_interval(accuracy.get('bootstrap_ci95'))}.",

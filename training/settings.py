@@ -15,6 +15,7 @@ from imaging.contract import (
 )
 from imaging.errors import UsageError
 from imaging.hounsfield import LungWindow
+from imaging.image_split import SPLIT_CHOICES
 from training.errors import TrainingError
 
 # The Keras applications refuse inputs smaller than these (InceptionV3's stem needs 75 px).
@@ -75,7 +76,9 @@ class TrainSettings:
         augment: apply the training-only augmentation.
         rotation_degrees, shift_fraction, shear_fraction, zoom_fraction, horizontal_flip: the
             paper's augmentations (rotation, shift, shear, zoom, horizontal flip).
-        validation_fraction, test_fraction: patient-grouped split fractions.
+        split: ``"patient"`` (patient-grouped, the default: no patient on both sides) or ``"image"``
+            (slices at random, as the paper did; overstates accuracy on new patients).
+        validation_fraction, test_fraction: split fractions, of each class's patients (or images).
         seed: seed for Python, numpy, TensorFlow, the split and the augmentation.
         window_width, window_level: the lung window (HU) applied to HU images.
         bootstrap_samples: resamples for the bootstrap confidence intervals.
@@ -106,6 +109,7 @@ class TrainSettings:
     shear_fraction: float = 0.1
     zoom_fraction: float = 0.1
     horizontal_flip: bool = True
+    split: str = "patient"
     validation_fraction: float = 0.15
     test_fraction: float = 0.2
     seed: int = 0
@@ -125,6 +129,8 @@ class TrainSettings:
             )
         if self.pooling not in POOLING_CHOICES:
             raise UsageError(f"pooling must be one of {', '.join(POOLING_CHOICES)}, got {self.pooling!r}")
+        if self.split not in SPLIT_CHOICES:
+            raise UsageError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {self.split!r}")
         if self.monitor not in MONITOR_CHOICES:
             raise UsageError(f"monitor must be one of {', '.join(MONITOR_CHOICES)}, got {self.monitor!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.head_epochs < 0:

@@ -72,6 +72,7 @@ def test_export_writes_a_version_whose_graph_matches_config(tiny_run, tmp_path, 
         np.mean(onnx_probabilities.argmax(axis=1) == labels)
     )
     assert card["source_run"]["folder"] == str(tiny_run.resolve())
+    assert card["source_run"]["split"] == "patient"  # the default: its metrics are on unseen patients
     assert card["onnx"]["size_bytes"] == (model_folder / "1" / "model.onnx").stat().st_size
     assert {"keras", "tf2onnx", "onnx", "onnxruntime"} <= set(card["versions"])
     assert card["interface"]["input"] == {"name": "image", "type": "UINT8", "dims": [-1, 32, 32, 1]}

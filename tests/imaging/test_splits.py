@@ -1,4 +1,4 @@
-"""Grouped splits: no patient in two parts, every class in every part, deterministic per seed."""
+"""Splits: grouped ones never put a patient in two parts; the paper's image split does, on purpose."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from imaging.contract import CLASS_NAMES
 from imaging.dataset import Sample
+from imaging.image_split import image_split, patients_in_training_and_test, split_samples
 from imaging.splits import PARTS, DataSplit, SplitError, grouped_folds, grouped_split, patient_labels
 
 SEEDS = range(8)
@@ -222,3 +223,80 @@ def test_any_feasible_request_keeps_the_invariants(counts, folds, seed):
         check_split(fold, samples)
         for part in PARTS:
             assert classes_in(fold, part, samples) == set(CLASS_NAMES)
+
+
+# The paper's image-level split (imaging.image_split).
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_image_split_puts_slices_of_some_patients_on_both_sides_and_the_patient_split_never(seed):
+    samples = make_samples(FORTY_PATIENTS, seed)
+    image = image_split(samples, seed=seed)
+    shared = patients_in_training_and_test(image, samples)
+    assert shared, "a random image split of patients with several slices shares some patient"
+    for patient in shared:  # the helper names patients that really are on both sides
+        parts = {
+            part for part in PARTS for index in getattr(image, part) if samples[index].patient_id == patient
+        }
+        assert {"train", "test"} <= parts
+    assert patients_in_training_and_test(grouped_split(samples, seed=seed), samples) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_image_split_uses_every_image_once_and_keeps_every_class_in_every_part(seed):
+    samples = make_samples(FORTY_PATIENTS, seed)
+    split = image_split(samples, seed=seed)
+    everything = np.concatenate([getattr(split, part) for part in PARTS])
+    assert sorted(everything.tolist()) == list(range(len(samples)))
+    for part in PARTS:
+        assert classes_in(split, part, samples) == set(CLASS_NAMES)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_image_split_has_the_patient_splits_part_sizes_per_class_so_only_the_leak_differs(seed):
+    samples = make_samples(FORTY_PATIENTS, seed)
+    image, patient = image_split(samples, seed=seed), grouped_split(samples, seed=seed)
+    for part in PARTS:
+        for label in CLASS_NAMES:
+            counts = [
+                sum(samples[index].label == label for index in getattr(split, part))
+                for split in (image, patient)
+            ]
+            assert counts[0] == counts[1], (part, label)
+    assert not np.array_equal(image.test, patient.test)
+
+
+def test_the_image_split_is_deterministic_for_a_seed():
+    samples = make_samples(FORTY_PATIENTS)
+    first, again, other = (
+        image_split(samples, seed=1),
+        image_split(samples, seed=1),
+        image_split(samples, seed=2),
+    )
+    assert all(np.array_equal(getattr(first, part), getattr(again, part)) for part in PARTS)
+    assert not np.array_equal(first.test, other.test)
+
+
+def test_split_samples_makes_the_named_split():
+    samples = make_samples(FORTY_PATIENTS)
+    patient = split_samples(samples, "patient", 0.15, 0.2, 3)
+    np.testing.assert_array_equal(patient.test, grouped_split(samples, 0.15, 0.2, 3).test)
+    np.testing.assert_array_equal(
+        split_samples(samples, "image", 0.15, 0.2, 3).test, image_split(samples, 0.15, 0.2, 3).test
+    )
+    with pytest.raises(ValueError, match="split must be one of patient, image, got 'slice'"):
+        split_samples(samples, "slice", 0.15, 0.2, 3)
+
+
+@pytest.mark.parametrize(
+    ("samples", "arguments", "message"),
+    [
+        (make_samples(FORTY_PATIENTS), {"test_fraction": 1.0}, "--test-fraction must be in"),
+        (make_samples(FORTY_PATIENTS), {"validation_fraction": 0.5, "test_fraction": 0.6}, "must be below 1"),
+        (make_samples({"NT": 10, "CLE": 2}), {}, "at least 3 patients per class .*CLE has 2"),
+        ([], {}, "empty data set"),
+    ],
+)
+def test_bad_image_split_requests_are_refused_like_the_patient_split(samples, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        image_split(samples, **arguments)

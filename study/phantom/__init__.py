@@ -1,0 +1,1 @@
+"""The synthetic chest-CT study phantom: a whole chest in HU with its ground truth."""
