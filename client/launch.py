@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from client.triton import TritonSettings
+from emphysema.lifetime import die_with_parent, stop_on_signals
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP_SCRIPT = Path(__file__).resolve().with_name("app.py")
@@ -99,7 +100,9 @@ def start_app(settings: AppSettings) -> subprocess.Popen:
     if not CONFIG_FILE.is_file():
         raise FileNotFoundError(f"{CONFIG_FILE} is missing: the app's safe settings (upload limit, XSRF, no "
                                 "error details) live there. Run the app from a checkout of the repository.")
-    return subprocess.Popen(streamlit_command(settings), cwd=PROJECT_ROOT, env=app_environment(settings))
+    # Tied to this process: if the launcher is killed outright, the kernel stops the app too.
+    return subprocess.Popen(streamlit_command(settings), cwd=PROJECT_ROOT, env=app_environment(settings),  # noqa: S603
+                            preexec_fn=die_with_parent(private_files=True))  # noqa: PLW1509
 
 
 def wait_until_serving(settings: AppSettings, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
@@ -152,8 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema app` until interrupted; return the app's exit status."""
+    """Run `emphysema app` until interrupted; return the app's exit status (0 after a stop signal)."""
     arguments = build_parser().parse_args(argv)
+    with stop_on_signals():
+        try:
+            return _serve_and_run(arguments)
+        except KeyboardInterrupt:  # a stop signal while Triton was starting: it was stopped on the way out
+            return 0
+
+
+def _serve_and_run(arguments: argparse.Namespace) -> int:
     if arguments.serve is None:
         return run_app(arguments.port, arguments.address, arguments.url)
     # The embedded server lives in `deploy` (the `serve` extra), so it is imported only when asked for.

@@ -1,7 +1,10 @@
 """`emphysema predict`: classify scan files through Triton and print a table, JSON or CSV.
 
-Bad files get one line each on stderr and the others are still classified; the exit status is
-0 when every file was classified, 1 when some could not be, 2 when Triton could not be used.
+Bad files get one line each on stderr and the others are still classified. Each result is
+written as soon as it is known (client/result_stream.py), so a run cut short keeps what it
+finished. The exit status is 0 when every file was classified; 1 when some could not be (bad
+files, or Triton failing mid-run: the finished results are kept and the unfinished files named);
+2 when Triton could not be used at all; 130 when stopped by Ctrl-C, SIGTERM or SIGHUP.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import numpy as np
 from tqdm import tqdm
 
 from client.errors import TritonError
-from client.report import DISCLAIMER, Result, format_csv, format_json, format_table
+from client.report import DISCLAIMER, Result
+from client.result_stream import ResultWriter
 from client.triton import TritonClassifier, TritonSettings
+from emphysema.lifetime import signals_held, stop_on_signals
 from imaging.errors import ScanReadError
 from imaging.lung_likeness import LungLikeness, assess_lung_likeness
 from imaging.readers import read_scan
@@ -64,12 +69,24 @@ def classify_files(
     Each prediction comes with the lung-likeness check of its image, so a confident class for an
     image that is not lung is flagged wherever it is shown.
     """
-    image_size = classifier.model_info().image_size
     results: list[Result] = []
     errors: list[str] = []
+    for chunk_results, chunk_errors, _ in classify_chunks(classifier, files, progress):
+        results.extend(chunk_results)
+        errors.extend(chunk_errors)
+    return results, errors
+
+
+def classify_chunks(
+    classifier: TritonClassifier, files: list[Path], progress: bool = True
+) -> Iterator[tuple[list[Result], list[str], list[Path]]]:
+    """Read and classify files chunk by chunk; yield each chunk's predictions, errors and files."""
+    image_size = classifier.model_info().image_size
     with tqdm(total=len(files), desc="classifying", unit="file", file=sys.stderr,
               disable=not progress or len(files) < 2) as bar:
         for chunk in _chunks(files, CHUNK_FILES):
+            results: list[Result] = []
+            errors: list[str] = []
             readable: list[tuple[Path, LungLikeness]] = []
             images: list[np.ndarray] = []
             for path in chunk:
@@ -88,7 +105,7 @@ def classify_files(
                     for (path, lung), prediction in zip(readable, predictions, strict=True)
                 )
             bar.update(len(chunk))
-    return results, errors
+            yield results, errors, chunk
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema predict`; return 0 (all classified), 1 (some files failed) or 2 (no Triton)."""
+    """Run `emphysema predict`; return 0 (all classified), 1 (some not), 2 (no Triton) or 130 (stopped)."""
     arguments = build_parser().parse_args(argv)
     try:
         files = find_scan_files(arguments.paths)
@@ -120,19 +137,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not files:
         print("emphysema predict: no scan files found in the given folders", file=sys.stderr)
         return 2
-    try:
-        with TritonClassifier(settings) as classifier:
-            results, errors = classify_files(classifier, files, progress=not arguments.no_progress)
-    except TritonError as error:
-        print(f"emphysema predict: {error}", file=sys.stderr)
+    output_format = "json" if arguments.json else "csv" if arguments.csv else "table"
+    writer = ResultWriter(output_format, files, sys.stdout)
+    errors: list[str] = []
+    written: set[Path] = set()  # classified and written out
+    refused: set[Path] = set()  # bad files, each with its error line
+    failure: str | None = None
+    interrupted = False
+    with stop_on_signals():
+        try:
+            with TritonClassifier(settings) as classifier:
+                chunks = classify_chunks(classifier, files, progress=not arguments.no_progress)
+                for results, chunk_errors, chunk in chunks:
+                    with signals_held():  # a stop signal lands between results, never inside one
+                        classified = {result[0] for result in results}
+                        refused.update(path for path in chunk if path not in classified)
+                        errors += chunk_errors
+                        for line in chunk_errors:
+                            tqdm.write(f"error: {line}", file=sys.stderr)  # above the progress bar
+                    for result in results:
+                        with signals_held():
+                            writer.write(result)
+                            written.add(result[0])
+        except TritonError as error:
+            failure = f"emphysema predict: {error}"
+        except KeyboardInterrupt as interruption:
+            failure, interrupted = f"emphysema predict: stopped by {interruption or 'SIGINT'}", True
+        unfinished = [path for path in files if path not in written and path not in refused]
+        return _finish(writer, errors, unfinished, failure, interrupted)
+
+
+def _finish(
+    writer: ResultWriter, errors: list[str], unfinished: list[Path], failure: str | None, interrupted: bool
+) -> int:
+    """Close the output, name the unfinished files, and choose the exit status."""
+    if failure is not None and not interrupted and not writer.written:
+        print(failure, file=sys.stderr)  # Triton could not be used at all: there is nothing to keep
         return 2
-    for line in errors:
-        print(f"error: {line}", file=sys.stderr)
-    if arguments.json:
-        print(format_json(results, errors))
-    elif arguments.csv:
-        print(format_csv(results))
-    else:
-        print(format_table(results))
-    print(f"{len(results)} classified, {len(errors)} failed. {DISCLAIMER}", file=sys.stderr)
-    return 1 if errors else 0
+    writer.close(errors, unfinished)
+    if failure is not None:
+        print(failure, file=sys.stderr)
+        print(f"not classified ({len(unfinished)} file(s)):", file=sys.stderr)
+        for path in unfinished:
+            print(f"  {path}", file=sys.stderr)
+    not_attempted = f", {len(unfinished)} not classified" if unfinished else ""
+    print(f"{writer.written} classified, {len(errors)} failed{not_attempted}. {DISCLAIMER}", file=sys.stderr)
+    if interrupted:
+        return 130
+    return 1 if errors or unfinished else 0

@@ -23,6 +23,7 @@ from pyngrok.exception import PyngrokError, PyngrokNgrokInstallError
 
 from client.launch import AppSettings, start_app, stop_app, wait_until_serving
 from client.triton import TritonSettings
+from emphysema.lifetime import child_pids, release_guardian, start_guardian, stop_on_signals
 from imaging.errors import EmphysemaError
 
 AUTH_VARIABLE = "EMPHYSEMA_PUBLIC_AUTH"
@@ -179,8 +180,20 @@ def _tunnel_failure_message(error: PyngrokError, settings: AppSettings) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema publish` until interrupted; 0 when published, 1 when only served locally, 2 refused."""
+    """Run `emphysema publish` until interrupted; 0 when published, 1 when only served locally, 2 refused.
+
+    Ctrl-C, SIGTERM and SIGHUP stop the app and the tunnel.
+    """
     arguments = build_parser().parse_args(argv)
+    with stop_on_signals():
+        try:
+            return _publish(arguments)
+        except KeyboardInterrupt:  # a stop signal before the app was serving
+            ngrok.kill()
+            return 1
+
+
+def _publish(arguments: argparse.Namespace) -> int:
     token = os.environ.get(TOKEN_VARIABLE, "")
     try:
         policy = choose_traffic_policy(arguments.traffic_policy, arguments.no_auth, os.environ)
@@ -210,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     hosts = (urlsplit(public_url).hostname or "", "localhost", "127.0.0.1") if public_url else ()
     settings = AppSettings(port=settings.port, triton_url=settings.triton_url, allowed_hosts=hosts)
     process = start_app(settings)
+    # The app dies with this process by itself (parent-death signal); the ngrok agent pyngrok
+    # started cannot be told to, so a guardian stops it (and the app) if this process is killed.
+    guardian = start_guardian(child_pids())
     try:
         wait_until_serving(settings, process)
         if public_url:
@@ -227,4 +243,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         if public_url:
             ngrok.disconnect(public_url)
             ngrok.kill()
+        release_guardian(guardian)
     return 0 if public_url else 1

@@ -29,6 +29,14 @@ ADMIN_KEY_NAME = "admin-key"
 LOG_FILENAME = "triton.log"
 TWIN_FOLDER = "repository"
 BACKENDS_FOLDER = "backends"
+# glibc raises its mmap threshold after a large buffer is freed, so the next large request buffer
+# comes from the heap and often stays resident. A fixed threshold maps every buffer of 4 MiB or
+# more on its own and unmaps it when freed. Together with the request pool of 0 (settings.py),
+# four refused 60 MB gRPC requests leave tritonserver at 39-142 MiB, not 289 (docs/serving.md).
+MALLOC_ENVIRONMENT = {
+    "MALLOC_MMAP_THRESHOLD_": str(4 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(4 * 1024 * 1024),
+}
 
 
 class EmbeddedTriton:
@@ -87,6 +95,11 @@ class EmbeddedTriton:
         """Return the tritonserver command line (binary first) for this server."""
         settings = self.settings
         restricted = f"{','.join(RESTRICTED_PROTOCOLS)}:{ADMIN_KEY_NAME}={self.admin_key}"
+        # Triton 2.51 parses a KServe-v2 JSON body without bounds (a huge declared shape aborts it
+        # with std::bad_alloc, deep nesting overflows its stack), so HTTP inference is refused before
+        # the body is parsed unless the caller holds the key. gRPC, the client's path, is unaffected.
+        http_restricted = RESTRICTED_PROTOCOLS + (() if settings.http_inference else ("inference",))
+        http_restricted_api = f"{','.join(http_restricted)}:{ADMIN_KEY_NAME}={self.admin_key}"
         return [
             str(locate_triton().binary),
             f"--model-repository={self.twin.path}",
@@ -99,6 +112,7 @@ class EmbeddedTriton:
             f"--log-verbose={settings.log_verbose}",
             f"--grpc-address={settings.host}",
             f"--grpc-port={settings.grpc_port}",
+            f"--grpc-infer-allocation-pool-size={settings.grpc_allocation_pool_size}",
             f"--http-address={settings.host}",
             f"--http-port={settings.http_port}",
             f"--metrics-address={settings.host}",
@@ -108,7 +122,7 @@ class EmbeddedTriton:
             "--allow-sagemaker=false",
             "--allow-vertex-ai=false",
             f"--grpc-restricted-protocol={restricted}",
-            f"--http-restricted-api={restricted}",
+            f"--http-restricted-api={http_restricted_api}",
             f"--backend-config=python,shm-region-prefix-name={self._shm_prefix}",
             f"--backend-config=python,shm-default-byte-size={settings.shm_default_byte_size}",
             f"--backend-config=python,shm-growth-byte-size={settings.shm_growth_byte_size}",
@@ -142,7 +156,10 @@ class EmbeddedTriton:
                 shutil.rmtree(self.work_directory / stale, ignore_errors=True)
         try:
             self.twin = write_twin(
-                self.repository, self.work_directory / TWIN_FOLDER, self.settings.resolved_threads
+                self.repository,
+                self.work_directory / TWIN_FOLDER,
+                self.settings.resolved_threads,
+                self.settings.memory_arena,
             )
             backends = prepare_backends(distribution, self.work_directory / BACKENDS_FOLDER)
         except BaseException:
@@ -154,9 +171,8 @@ class EmbeddedTriton:
             ),
             encoding="utf-8",
         )
-        self.process = processes.spawn(
-            self.command(backends), triton_environment(distribution), self.log_path
-        )
+        environment = {**MALLOC_ENVIRONMENT, **triton_environment(distribution)}  # the user's own values win
+        self.process = processes.spawn(self.command(backends), environment, self.log_path)
 
     def wait_ready(self, timeout_s: float | None = None) -> float:
         """Block until the server and every model are ready.
@@ -179,6 +195,7 @@ class EmbeddedTriton:
         started = time.monotonic()
         with grpcclient.InferenceServerClient(self.grpc_url) as client:
             while True:
+                self.restrict_shared_memory()
                 if self.process.poll() is not None:
                     crashed = self.process.returncode < 0  # killed by a signal, e.g. SIGABRT
                     raise ServeError(
@@ -186,6 +203,7 @@ class EmbeddedTriton:
                         f"{processes.triton_errors(self.log_path, with_tail=crashed)}"
                     )
                 if _is_ready(client):
+                    self.restrict_shared_memory()
                     return time.monotonic() - started
                 if time.monotonic() - started > timeout_s:
                     raise ServeError(
@@ -193,6 +211,10 @@ class EmbeddedTriton:
                         f"{processes.triton_errors(self.log_path, with_tail=True)}"
                     )
                 time.sleep(0.2)
+
+    def restrict_shared_memory(self) -> None:
+        """Narrow this server's python-backend shared-memory regions to mode 0600 (owner only)."""
+        processes.restrict_shared_memory(self._shm_prefix)
 
     def stop(self) -> int | None:
         """Stop gracefully: SIGTERM, wait for in-flight requests, SIGKILL after the exit timeout.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import signal
@@ -10,7 +9,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
+from emphysema.lifetime import die_with_parent
+
 # Triton log lines look like "E1129 10:11:12.123456 42 server.cc:123] message".
 TRITON_ERROR_LINE = re.compile(r"^E\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^\]]+\] ?(?P<message>.*)$")
 # Error lines the CPU-only 2.51 build logs on every start; they are not why a start failed.
@@ -33,14 +33,6 @@ def spawn(command: Sequence[str], environment: dict[str, str], log_path: Path) -
     Returns:
         The started process.
     """
-    parent = os.getpid()
-
-    def tie_to_parent() -> None:  # runs in the child between fork and exec
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
     with open(log_path, "wb") as log:
         return subprocess.Popen(  # noqa: S603 - fixed binary, arguments built by the launcher
             list(command),
@@ -49,7 +41,7 @@ def spawn(command: Sequence[str], environment: dict[str, str], log_path: Path) -
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=tie_to_parent,  # noqa: PLW1509 - no threads rely on it
+            preexec_fn=die_with_parent(private_files=True),  # noqa: PLW1509 - no threads rely on it
         )
 
 
@@ -115,3 +107,20 @@ def remove_shared_memory(prefix: str) -> None:
             region.unlink()
         except OSError:
             pass  # already gone, or not ours to remove
+
+
+def restrict_shared_memory(prefix: str) -> None:
+    """Make the python-backend shared-memory regions readable and writable by their owner only.
+
+    The regions hold every request's pixels. Boost.Interprocess creates them with mode 0644
+    whatever the umask, so the launcher narrows them to 0600 as soon as they appear.
+    """
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        return
+    for region in shm.glob(f"{prefix}*"):
+        try:
+            if region.stat().st_mode & 0o077:
+                region.chmod(0o600)
+        except OSError:
+            pass  # removed meanwhile, or not ours

@@ -1,9 +1,11 @@
 """`emphysema serve`: serve an ONNX model repository with the embedded CPU Triton server.
 
 It checks the repository and the ports, starts the real tritonserver binary on the repository's
-python-backend twin, waits until every model is ready, prints the endpoints, and on Ctrl-C or
-SIGTERM stops gracefully (in-flight requests finish). When Triton cannot start (a model fails
-to load, a port is taken) it exits non-zero with Triton's own error lines.
+python-backend twin, waits until every model is ready, prints the endpoints, and on Ctrl-C,
+SIGTERM or SIGHUP stops gracefully (in-flight requests finish). When Triton cannot start (a model
+fails to load, a port is taken) it exits non-zero with Triton's own error lines. When a running
+Triton dies, it is restarted with backoff (deploy/supervisor.py); after too many exits in a row
+`serve` gives up with status 1.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from pathlib import Path
 from deploy.embedded import EmbeddedTriton
 from deploy.errors import ServeError
 from deploy.settings import LOOPBACK, ServeSettings
+from deploy.supervisor import TritonSupervisor
 from export.model_repository import RepositoryError
 
 DEFAULTS = ServeSettings()
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class _ShutdownRequested(BaseException):
@@ -43,6 +47,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grpc-port", type=int, default=DEFAULTS.grpc_port)
     parser.add_argument("--http-port", type=int, default=DEFAULTS.http_port)
     parser.add_argument("--metrics-port", type=int, default=DEFAULTS.metrics_port)
+    parser.add_argument(
+        "--supervisor-port",
+        type=int,
+        default=DEFAULTS.supervisor_port,
+        help="serve's own /ready, /live and /metrics with the restart count "
+        f"(default {DEFAULTS.supervisor_port}; 0: off)",
+    )
+    parser.add_argument(
+        "--max-restarts",
+        type=int,
+        default=DEFAULTS.max_restarts,
+        help="give up after this many unexpected Triton exits within --restart-window "
+        f"(default {DEFAULTS.max_restarts})",
+    )
+    parser.add_argument(
+        "--restart-window",
+        type=float,
+        default=DEFAULTS.restart_window_s,
+        metavar="SECONDS",
+        help=f"window over which exits are counted (default {DEFAULTS.restart_window_s:.0f})",
+    )
+    parser.add_argument(
+        "--no-memory-arena",
+        action="store_true",
+        help="let onnxruntime free each batch's memory (the stub stays small; throughput drops ~40%%)",
+    )
+    parser.add_argument(
+        "--allow-http-inference",
+        action="store_true",
+        help="accept inference over HTTP without the admin key (NOT advised: Triton 2.51 can be crashed by "
+        "one malformed JSON request; clients use gRPC)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -74,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _raise_shutdown(signal_number: int, _frame: object) -> None:
     # Later signals only remind the user; the graceful stop already running must not be cut short.
-    signal.signal(signal.SIGINT, _remind)
-    signal.signal(signal.SIGTERM, _remind)
+    for number in STOP_SIGNALS:
+        signal.signal(number, _remind)
     raise _ShutdownRequested(signal.Signals(signal_number).name)
 
 
@@ -95,6 +131,11 @@ def describe_endpoints(server: EmbeddedTriton, waited_s: float) -> str:
         f"  metrics  {server.metrics_url}",
         f"  log      {server.log_path}",
     ]
+    if server.settings.supervisor_port:
+        supervisor = f"http://{server.settings.client_host}:{server.settings.supervisor_port}"
+        lines.append(f"  status   {supervisor}/ready, {supervisor}/metrics (restart count)")
+    if not server.settings.http_inference:
+        lines.append("  HTTP inference is refused without the admin key; clients use gRPC.")
     lines += [f"  skipped  {name}: {why}" for name, why in server.twin.skipped.items()]
     if server.settings.host != LOOPBACK:
         lines.append(
@@ -117,22 +158,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             threads=arguments.threads,
             exit_timeout_s=arguments.exit_timeout,
             startup_timeout_s=arguments.startup_timeout,
+            http_inference=arguments.allow_http_inference,
+            memory_arena=not arguments.no_memory_arena,
+            supervisor_port=arguments.supervisor_port,
+            max_restarts=arguments.max_restarts,
+            restart_window_s=arguments.restart_window,
         )
     except ValueError as error:
         print(f"emphysema serve: error: {error}", file=sys.stderr)
         return 2
-    server = EmbeddedTriton(arguments.repository, settings, work_directory=arguments.work_dir)
-    previous = {number: signal.signal(number, _raise_shutdown) for number in (signal.SIGINT, signal.SIGTERM)}
+    supervisor = TritonSupervisor(arguments.repository, settings, work_directory=arguments.work_dir)
+    previous = {number: signal.signal(number, _raise_shutdown) for number in STOP_SIGNALS}
     try:
-        server.start()
         print(
             f"starting Triton on {settings.host} ({settings.resolved_threads} threads per model)...",
             flush=True,
         )
-        print(describe_endpoints(server, server.wait_ready()), flush=True)
-        returncode = server.process.wait()
-        print(f"emphysema serve: error: Triton exited unexpectedly with status {returncode}", file=sys.stderr)
-        return 1
+        waited_s = supervisor.start()
+        print(describe_endpoints(supervisor.server, waited_s), flush=True)
+        supervisor.supervise()
+        return 1  # supervise only returns by raising
     except (ServeError, RepositoryError) as error:
         print(f"emphysema serve: error: {error}", file=sys.stderr)
         return 1
@@ -144,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     finally:
-        returncode = server.stop()
+        returncode = supervisor.stop()
         for number, handler in previous.items():
             signal.signal(number, handler)
         if returncode is not None:

@@ -47,7 +47,9 @@ class TwinRepository:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def twin_config(config: model_config_pb2.ModelConfig, threads: int) -> model_config_pb2.ModelConfig:
+def twin_config(
+    config: model_config_pb2.ModelConfig, threads: int, memory_arena: bool = True
+) -> model_config_pb2.ModelConfig:
     """Turn a GPU/onnxruntime model configuration into its python-backend CPU twin.
 
     Names, tensors, labels, batching, version policy and warmup are kept; what only the
@@ -56,6 +58,7 @@ def twin_config(config: model_config_pb2.ModelConfig, threads: int) -> model_con
     Args:
         config: the committed configuration (not modified).
         threads: onnxruntime intra-op threads for the one CPU instance.
+        memory_arena: keep onnxruntime's CPU memory arena (faster; memory stays at the peak).
 
     Returns:
         A new configuration.
@@ -71,16 +74,20 @@ def twin_config(config: model_config_pb2.ModelConfig, threads: int) -> model_con
     twin.optimization.ClearField("execution_accelerators")
     twin.optimization.ClearField("cuda")
     twin.parameters["intra_op_thread_count"].string_value = str(threads)
+    twin.parameters["cpu_memory_arena"].string_value = "true" if memory_arena else "false"
     return twin
 
 
-def write_twin(repository: Path, destination: Path, threads: int) -> TwinRepository:
+def write_twin(
+    repository: Path, destination: Path, threads: int, memory_arena: bool = True
+) -> TwinRepository:
     """Write the twin of every model in `repository` that has at least one exported ONNX version.
 
     Args:
         repository: the ONNX model repository (`model_repository/`).
         destination: an absent or empty folder for the twin.
         threads: onnxruntime intra-op threads per model.
+        memory_arena: keep onnxruntime's CPU memory arena in every model.
 
     Returns:
         What was written and what was skipped.
@@ -99,9 +106,8 @@ def write_twin(repository: Path, destination: Path, threads: int) -> TwinReposit
             result.skipped[model_directory.name] = f"no <version>/{ONNX_FILENAME} under {model_directory}"
             continue
         config = read_model_config(model_directory / CONFIG_FILENAME)
-        _write_model(
-            model_directory, destination / model_directory.name, twin_config(config, threads), versions
-        )
+        twin = twin_config(config, threads, memory_arena)
+        _write_model(model_directory, destination / model_directory.name, twin, versions)
         result.models[model_directory.name] = versions
     if not result.models:
         reasons = "; ".join(f"{name}: {why}" for name, why in result.skipped.items())

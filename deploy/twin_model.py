@@ -36,6 +36,10 @@ class TritonPythonModel:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # 0 lets onnxruntime use every core
         options.inter_op_num_threads = 1
+        # The arena keeps the largest batch's activations for reuse (fast, but the stub stays at
+        # its high-water mark); without it each run allocates and frees them.
+        arena = parameters.get("cpu_memory_arena", {}).get("string_value", "true")
+        options.enable_cpu_mem_arena = arena != "false"
         path = os.path.join(args["model_repository"], args["model_version"], "model.onnx")
         self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         session_inputs = {tensor.name for tensor in self.session.get_inputs()}

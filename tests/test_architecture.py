@@ -20,8 +20,9 @@ ALLOWED: dict[str, set[str]] = {
     # emphysema.versions records the CPU beside timed results (stdlib only).
     "training": {"imaging", "emphysema.versions"},
     "export": {"imaging", "training", "emphysema.versions"},
-    "deploy": {"imaging", "export"},
-    "client": {"imaging", "deploy"},
+    # emphysema.lifetime (stdlib only): every launcher's children stop with it.
+    "deploy": {"imaging", "export", "emphysema.lifetime"},
+    "client": {"imaging", "deploy", "emphysema.lifetime"},
     "bench": {"imaging", "training", "export", "deploy", "emphysema.versions"},
     # The study layer (read, segment, quantify) needs no model: imaging only.
     "study": {"imaging", "emphysema.versions"},

@@ -81,6 +81,8 @@ def test_sigterm_to_serve_lets_in_flight_requests_finish(slow_repository, tiny_r
         str(settings.http_port),
         "--metrics-port",
         str(settings.metrics_port),
+        "--supervisor-port",
+        str(free_ports(1)[0]),
         "--threads",
         "1",
         "--exit-timeout",

@@ -236,3 +236,16 @@ def test_kserve_inference_service_has_the_expected_shape():
     )
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, INFERENCE_SERVICE_SCHEMA)
+
+
+def test_gpu_triton_refuses_http_inference_and_bounds_requests(compose):
+    """Issue 17: the GPU deployments restrict HTTP inference and bound request memory as `serve` does."""
+    deployment = dict(kubernetes_documents())["deployment.yaml"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    for arguments in (compose["services"]["triton"]["command"], container["args"]):
+        [restricted] = [a for a in arguments if a.startswith("--http-restricted-api=")]
+        apis = restricted.removeprefix("--http-restricted-api=").split(":")[0].split(",")
+        assert "inference" in apis and "health" not in apis, restricted  # probes use health
+        assert "--grpc-infer-allocation-pool-size=0" in arguments
+        [limit] = [a for a in arguments if a.startswith("--http-max-input-size=")]
+        assert 8 * 2**20 <= int(limit.split("=")[1]) <= 64 * 2**20

@@ -156,6 +156,12 @@ def _group_members(group: int) -> list[int]:
     return members
 
 
+def server_errors(app: AppTest) -> list[str]:
+    """The page's error boxes, less the lung check's (CT_small.dcm is a CT slice without lung)."""
+    messages = [str(element.value) for element in app.error]
+    return [message for message in messages if "does not look like lung" not in message]
+
+
 def test_frozen_triton_shows_an_error_in_the_app_within_the_deadline_then_recovers(
         own_triton, ct_small_bytes, monkeypatch):
     server = own_triton()
@@ -163,7 +169,7 @@ def test_frozen_triton_shows_an_error_in_the_app_within_the_deadline_then_recove
     app = AppTest.from_file(str(REPOSITORY_ROOT / "client" / "app.py"), default_timeout=60)
     app.run()
     app.file_uploader[0].set_value([("good.dcm", ct_small_bytes, "application/dicom")]).run()
-    assert not app.exception and not app.error, [element.value for element in app.error]
+    assert not app.exception and not server_errors(app), server_errors(app)
     assert app.session_state["entries"][0]["predictions"], "not classified while the server was up"
 
     os.kill(server.process.pid, signal.SIGSTOP)
@@ -171,7 +177,7 @@ def test_frozen_triton_shows_an_error_in_the_app_within_the_deadline_then_recove
         started = time.monotonic()
         app.run(timeout=60)
         frozen_seconds = time.monotonic() - started
-        errors = [str(element.value) for element in app.error]
+        errors = server_errors(app)
         assert not app.exception
         assert any(server.grpc_url in message for message in errors), errors
     finally:
@@ -182,10 +188,10 @@ def test_frozen_triton_shows_an_error_in_the_app_within_the_deadline_then_recove
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         app.run(timeout=60)
-        if not app.error:
+        if not server_errors(app):
             break
         time.sleep(0.5)
-    assert not app.error, [element.value for element in app.error]
+    assert not server_errors(app), server_errors(app)
     assert not app.exception
     assert app.session_state["entries"][0]["predictions"]
     print(f"SIGSTOP: the app reported the frozen server after {frozen_seconds:.1f} s")
