@@ -16,7 +16,7 @@ demo: install
 	$(BIN)/emphysema synth --out $(DATA) --patients 200 --slices-per-patient 4 --seed 7 --size 128 --overwrite
 	$(BIN)/emphysema train --data $(DATA) --architecture simple_cnn --quick --out runs/demo --overwrite
 	$(BIN)/emphysema export --run runs/demo --repository model_repository --model simple_cnn
-	$(BIN)/emphysema app --serve model_repository
+	$(BIN)/emphysema app --serve --repository model_repository
 
 test: install
 	$(BIN)/pytest -m "not gpu" --timeout=900

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from export.settings import INT8_ACTIVATIONS, PRECISIONS, ExportSettings
+from imaging.contract import DEFAULT_REPOSITORY
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     option(
         "--repository",
         type=Path,
-        default=Path("model_repository"),
+        default=Path(DEFAULT_REPOSITORY),
         help="Triton model repository root (default: %(default)s)",
     )
     option(

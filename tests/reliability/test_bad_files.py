@@ -216,7 +216,7 @@ def test_predict_cli_reports_each_bad_file_and_classifies_the_good_one(
     files = sorted(str(path) for path in folder.iterdir())
     before = tree_lister(tmp_path)
 
-    status = cli.main(["predict", "--url", triton_server.grpc_url, "--no-progress", "--json", *files])
+    status = cli.main(["predict", "--url", triton_server.grpc_url, "--quiet", "--json", *files])
 
     captured = capsys.readouterr()
     assert status == 1, "the exit code must say that some files failed"
@@ -241,7 +241,7 @@ def test_predict_cli_with_only_bad_files_fails_cleanly(bad_files, triton_server,
         path = tmp_path / bad.name
         path.write_bytes(bad.data)
         paths.append(str(path))
-    status = cli.main(["predict", "--url", triton_server.grpc_url, "--no-progress", *paths])
+    status = cli.main(["predict", "--url", triton_server.grpc_url, "--quiet", *paths])
     captured = capsys.readouterr()
     assert status == 1
     assert "Traceback" not in captured.out + captured.err

@@ -206,7 +206,7 @@ def test_frozen_triton_makes_the_cli_fail_within_its_deadline(own_triton, ct_sma
     os.kill(server.process.pid, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        status = cli.main(["predict", "--url", server.grpc_url, "--timeout", "1", "--no-progress", str(scan)])
+        status = cli.main(["predict", "--url", server.grpc_url, "--timeout", "1", "--quiet", str(scan)])
         elapsed = time.monotonic() - started
     finally:
         os.kill(server.process.pid, signal.SIGCONT)
@@ -218,7 +218,7 @@ def test_frozen_triton_makes_the_cli_fail_within_its_deadline(own_triton, ct_sma
     # connection made before the freeze hits the deadline instead: "did not answer".
     assert f"Triton at {server.grpc_url}" in error and "Traceback" not in error, error
     assert "not reachable" in error or "did not answer within 1 s" in error, error
-    assert cli.main(["predict", "--url", server.grpc_url, "--no-progress", str(scan)]) == 0
+    assert cli.main(["predict", "--url", server.grpc_url, "--quiet", str(scan)]) == 0
 
 
 def test_graceful_shutdown_completes_the_requests_triton_already_accepted(own_triton, slow_repository,
