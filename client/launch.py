@@ -186,7 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `emphysema app` until interrupted; return the app's exit status (0 after a stop signal)."""
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    arguments, unknown = parser.parse_known_args(argv)
+    if arguments.serve and len(unknown) == 1 and not unknown[0].startswith("-"):  # the old `--serve DIR`
+        parser.error(f"--serve takes no value; write --serve --repository {unknown[0]}")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if arguments.repository is not None and not arguments.serve:
         parser.error("--repository needs --serve (or --url for a Triton already running)")
     with stop_on_signals():

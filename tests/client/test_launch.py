@@ -81,3 +81,13 @@ def test_app_with_serve_runs_triton_and_the_app_and_stops_both(monkeypatch, tiny
     assert f"Web app: http://127.0.0.1:{port}" in output
     with TritonClassifier(TritonSettings(url=settings.triton_url, timeout_seconds=2)) as classifier:
         assert not classifier.is_server_ready()  # stopped with the app
+
+
+def test_the_repository_goes_with_serve(capsys):
+    with pytest.raises(SystemExit) as refused:
+        launch.main(["--serve", "model_repository"])  # the old spelling says what to write now
+    assert refused.value.code == 2
+    assert "write --serve --repository model_repository" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        launch.main(["--repository", "model_repository"])
+    assert refused.value.code == 2 and "--repository needs --serve" in capsys.readouterr().err
