@@ -136,6 +136,7 @@ def console_summary(metrics: dict) -> list[str]:
     if len(predicted) < present:
         lines.append(
             f"WARNING: the model predicts only {len(predicted)} of {present} classes "
-            f"({', '.join(predicted) or 'none'}) on the test images: it has not learnt to tell them apart"
+            f"({', '.join(predicted) or 'none'}) on the {metrics.get('run', {}).get('evaluated_on', 'test')} "
+            "images: it has not learnt to tell them apart"
         )
     return lines
