@@ -18,7 +18,7 @@ demo: install
 	$(BIN)/emphysema export --run runs/demo --repository model_repository --model simple_cnn
 	$(BIN)/emphysema app --serve --repository model_repository
 
-test: install
+test: install lint
 	$(BIN)/pytest -m "not gpu" --timeout=900
 
 install: system-packages $(INSTALLED) $(BIN)/perf_analyzer
@@ -43,8 +43,10 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 $(BIN)/perf_analyzer: | $(INSTALLED)
 	bash bench/install_perf_analyzer.sh $(VENV)
 
+# Lint and format checks run before the tests (make test), so CI refuses unformatted code.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) data runs .pytest_cache .ruff_cache

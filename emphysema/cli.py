@@ -29,7 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "study-eval": ("study.evaluation", "measure segmentation and LAA-950 against held-out phantom studies"),
     "study-bench": ("study.benchmark", "time reading, segmenting and quantifying a full-size study"),
     "train": ("training.train", "train one architecture into a run folder"),
-    "evaluate": ("training.evaluate", "evaluate a run folder on its test split"),
+    "evaluate": ("evaluation.command", "evaluate a run on its test split, or on another cohort (--external)"),
     "compare": ("training.compare", "train and compare architectures on one split"),
     "export": ("export.exporter", "export a run to ONNX into the Triton model repository"),
     "serve": ("deploy.serve", "serve the model repository with the embedded Triton"),

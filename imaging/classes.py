@@ -6,6 +6,9 @@ this module adds what a person reads about them and the label parser.
 
 from __future__ import annotations
 
+import difflib
+import re
+
 from imaging.contract import CLASS_NAMES
 
 CLASS_DESCRIPTIONS: dict[str, str] = {
@@ -33,3 +36,56 @@ def class_index(label: str) -> int:
     if normalized not in CLASS_NAMES:
         raise ValueError(f"unknown class label {label!r}; expected one of {', '.join(CLASS_NAMES)}")
     return CLASS_NAMES.index(normalized)
+
+
+# What people name the classes in folders and spreadsheets, normalised by ``_normalise``. The
+# abbreviations are the contract's names; the rest are the radiological terms and their variants.
+CLASS_SYNONYMS: dict[str, str] = {
+    "nt": "NT",
+    "normal": "NT",
+    "normal tissue": "NT",
+    "normal lung": "NT",
+    "healthy": "NT",
+    "cle": "CLE",
+    "centrilobular": "CLE",
+    "centrilobular emphysema": "CLE",
+    "centriacinar": "CLE",
+    "centriacinar emphysema": "CLE",
+    "pse": "PSE",
+    "paraseptal": "PSE",
+    "paraseptal emphysema": "PSE",
+    "distal acinar": "PSE",
+    "ple": "PLE",
+    "panlobular": "PLE",
+    "panlobular emphysema": "PLE",
+    "panacinar": "PLE",
+    "panacinar emphysema": "PLE",
+}
+
+
+def _normalise(text: str) -> str:
+    """Lower case, with runs of spaces, ``_`` and ``-`` as one space: "Normal_Tissue" -> "normal tissue"."""
+    return re.sub(r"[\s_\-]+", " ", text).strip().lower()
+
+
+def parse_class_label(text: str) -> str | None:
+    """The class a label or folder name means (``"Centrilobular"`` -> ``"CLE"``), or None.
+
+    Accepts the contract's names and the usual synonyms in ``CLASS_SYNONYMS``, in any case.
+    """
+    return CLASS_SYNONYMS.get(_normalise(text))
+
+
+def suggest_class_label(text: str) -> str | None:
+    """For a near miss (``"Centrilobullar"``, ``"normall"``), the class it probably means, else None."""
+    matches = difflib.get_close_matches(_normalise(text), CLASS_SYNONYMS, n=1, cutoff=0.75)
+    return CLASS_SYNONYMS[matches[0]] if matches else None
+
+
+def describe_unknown_label(text: str) -> str:
+    """The advice after "unknown label/class folder": the accepted names, and a guess when close."""
+    guess = suggest_class_label(text)
+    accepted = (
+        f"expected {', '.join(CLASS_NAMES)} or a name such as Normal, Centrilobular, Paraseptal, Panlobular"
+    )
+    return f"did you mean {guess}? ({accepted})" if guess else f"({accepted})"

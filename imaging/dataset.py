@@ -9,6 +9,7 @@ missing or unreadable file, empty class) is collected and reported together in o
 from __future__ import annotations
 
 import collections
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,21 +33,28 @@ __all__ = [
     "load_images",
     "read_class_folders",
     "read_dataset",
+    "load_readable_images",
     "read_manifest",
     "summarize",
 ]
 
 MANIFEST_NAME = "manifest.csv"
+# Written by `emphysema synth` beside its data set: the mark of the synthetic phantom.
+PHANTOM_SETTINGS_NAME = "synth_settings.json"
 LUNG_WINDOW = LungWindow()
 
 
-def read_dataset(root: str | Path, require_all_classes: bool = True) -> list[Sample]:
+def read_dataset(
+    root: str | Path, require_all_classes: bool = True, skipped: list[str] | None = None
+) -> list[Sample]:
     """Read ``root/manifest.csv`` if present, else the class-folder layout under ``root``.
 
     Args:
         root: the data set folder.
         require_all_classes: report a class with no images as a problem (training needs all four;
             an external evaluation set may pass False).
+        skipped: when given, files that are missing or not readable images are left out and
+            described here (one line each) instead of being reported as problems.
 
     Raises:
         DatasetError: the folder is missing, or lists every problem found in it.
@@ -56,8 +64,17 @@ def read_dataset(root: str | Path, require_all_classes: bool = True) -> list[Sam
         raise DatasetError(root, ["no such data set folder"])
     manifest = root / MANIFEST_NAME
     if manifest.is_file():
-        return read_manifest(manifest, require_all_classes)
-    return read_class_folders(root, require_all_classes)
+        return read_manifest(manifest, require_all_classes, skipped)
+    return read_class_folders(root, require_all_classes, skipped)
+
+
+def is_phantom(root: str | Path) -> bool:
+    """Whether the data set is the synthetic phantom: ``emphysema synth`` left its settings beside it."""
+    try:
+        document = json.loads((Path(root) / PHANTOM_SETTINGS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and "phantom" in document
 
 
 def load_images(
@@ -74,16 +91,42 @@ def load_images(
     Raises:
         DatasetError: listing every file that could not be read (after trying them all).
     """
+    images, problems = _decode(samples, image_size, window, progress)
+    if problems:
+        raise DatasetError("load_images", list(problems.values()), unreadable=len(problems))
+    return images
+
+
+def load_readable_images(
+    samples: Sequence[Sample],
+    image_size: int,
+    window: LungWindow,
+    skipped: list[str],
+    progress: bool = True,
+) -> tuple[list[Sample], np.ndarray]:
+    """Like :func:`load_images`, but leave out the files that cannot be decoded, described in ``skipped``.
+
+    Returns:
+        The readable samples and their images, in the same order.
+    """
+    images, problems = _decode(samples, image_size, window, progress)
+    skipped += problems.values()
+    kept = [index for index in range(len(samples)) if index not in problems]
+    return [samples[index] for index in kept], images[kept]
+
+
+def _decode(
+    samples: Sequence[Sample], image_size: int, window: LungWindow, progress: bool
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Every sample's model input, and sample index -> why it could not be read."""
     images = np.zeros((len(samples), image_size, image_size, 1), dtype=np.uint8)
-    problems = []
+    problems = {}
     for index, sample in enumerate(tqdm(samples, desc="Reading images", unit="image", disable=not progress)):
         try:
             images[index] = to_model_input(read_scan(sample.path), image_size, window)
         except ScanReadError as error:
-            problems.append(str(error))
-    if problems:
-        raise DatasetError("load_images", problems)
-    return images
+            problems[index] = str(error)
+    return images, problems
 
 
 def labels_to_indices(samples: Sequence[Sample]) -> np.ndarray:

@@ -24,12 +24,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from imaging.staging import check_output_folder, staged_folder
 from study.errors import StudyError
 from study.quantify import QuantifySettings, quantify
 from study.quantify_table import CSV_COLUMNS, csv_row, format_table, write_csv
 from study.reader import read_study
 from study.series import ReadSettings
-from study.staging import check_output_folder, staged_folder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,12 +128,8 @@ def run(arguments: argparse.Namespace, staging: Path | None) -> tuple[list[dict]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``emphysema quantify``; 0 when every study was quantified, 1 when some failed, 2 on bad use."""
     arguments = build_parser().parse_args(argv)
-    try:
-        if arguments.out is not None:
-            check_output_folder(arguments.out, arguments.overwrite)
-    except StudyError as error:
-        print(f"emphysema quantify: {error}", file=sys.stderr)
-        return 2
+    if arguments.out is not None:
+        check_output_folder(arguments.out, arguments.overwrite)
     if arguments.out is None:
         reports, rows = run(arguments, None)
     else:

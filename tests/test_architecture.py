@@ -24,6 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     "deploy": {"imaging", "export", "emphysema.lifetime"},
     "client": {"imaging", "deploy", "emphysema.lifetime"},
     "bench": {"imaging", "training", "export", "deploy", "emphysema.versions"},
+    # Scores a run's model through Keras or Triton with training's metrics: above both.
+    "evaluation": {"imaging", "training", "client"},
     # The study layer (read, segment, quantify) needs no model: imaging only.
     "study": {"imaging", "emphysema.versions"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.

@@ -58,7 +58,7 @@ def compare_models(
     arguments: argparse.Namespace, command: str, split_kind: str = "patient", out=None
 ) -> dict:
     """Train every requested model on the shared split(s) of one kind and return the comparison document."""
-    from imaging.dataset import read_dataset
+    from imaging.dataset import is_phantom, read_dataset
     from imaging.image_split import patients_in_training_and_test, split_samples
     from imaging.splits import grouped_folds
 
@@ -99,6 +99,7 @@ def compare_models(
         "command": command,
         "data_made_by": synth_command(arguments.data),
         "data": str(arguments.data),
+        "phantom": is_phantom(first.data),
         "evaluation": describe_evaluation(split_kind, len(splits), first.test_fraction),
         "split": split_kind,
         "test_patients_seen_in_training": len(

@@ -1,4 +1,8 @@
-"""The readable Markdown report of an evaluation (``report.md`` in the run folder)."""
+"""The readable Markdown report of an evaluation (``report.md``), and the lines printed under it.
+
+The report describes the data it was given: a run's own test split or an external data set, and
+calls it the synthetic phantom only when the data set says so (``facts["phantom"]``).
+"""
 
 from __future__ import annotations
 
@@ -37,6 +41,41 @@ def _score_cells(scores: dict) -> list[str]:
     return [*percent_cells, format_estimate(scores["roc_auc"], percent=False)]
 
 
+def collapse_warning(metrics: dict) -> str | None:
+    """The warning for a model that predicts fewer classes than it has, or None."""
+    predicted = [name for name, count in metrics.get("predicted_counts", {}).items() if count]
+    present = len(metrics.get("classes", []))
+    if len(predicted) >= present:
+        return None
+    return (
+        f"WARNING: the model predicts only {len(predicted)} of {present} classes "
+        f"({', '.join(predicted) or 'none'}) on these images: it has not learnt to tell them apart"
+    )
+
+
+def _describe_data(metrics: dict, run: dict) -> str:
+    """Which images were scored: the run's own test split, or every slice of an external data set."""
+    patients = run.get("test_patients", metrics["bootstrap"]["groups"])
+    kind = "the synthetic phantom (`emphysema synth`)" if run.get("phantom") else "the data set given"
+    if run.get("external"):
+        return (
+            f"- External validation on `{run['data']}`, {kind}: every slice, {metrics['count']} images from "
+            f"{patients} patients; the model was trained on `{run['trained_on']}`, and none of these files "
+            "is one of its training or validation scans."
+        )
+    part = run.get("evaluated_on", "test")
+    lines = [
+        f"- Data: `{run['data']}`, {kind}; {part} split: {metrics['count']} images from {patients} "
+        f"patients ({_describe_split(run)})."
+    ]
+    if part == "validation":
+        lines.append(
+            "- **No test split** (trained with `--test-fraction 0`): these figures are on the validation "
+            "patients, which also chose the best epoch, so they are optimistic."
+        )
+    return "\n".join(lines)
+
+
 def _describe_split(run: dict) -> str:
     if run.get("split", "patient") == "patient":
         return f"patient-grouped: no patient is in both training and {run.get('evaluated_on', 'test')}"
@@ -59,28 +98,27 @@ def image_split_warning(split: str) -> list[str]:
 
 
 def render_report(metrics: dict, run: dict) -> str:
-    """Return the Markdown report for ``metrics`` (from ``compute_metrics``) and run facts ``run``."""
+    """Return the Markdown report for ``metrics`` (from ``compute_metrics``) and run facts ``run``.
+
+    ``run`` holds ``name``, ``architecture``, ``image_size``, ``weights``, ``data``, and optionally
+    ``phantom`` (the data set is the synthetic phantom), ``external`` with ``trained_on`` (an
+    external validation) and ``served`` (the Triton model and address the images went through).
+    """
     classes = metrics["classes"]
     accuracy, macro, bootstrap = metrics["accuracy"], metrics["macro"], metrics["bootstrap"]
-    part = run.get("evaluated_on", "test")
+    served = f"; scored through Triton: {run['served']}" if run.get("served") else ""
+    warning = collapse_warning(metrics)
     lines = [
         f"# Evaluation: {run['architecture']} ({run['name']})",
         "",
+        *([f"**{warning}.**", ""] if warning else []),
         *image_split_warning(run.get("split", "patient")),
-        f"- Data: `{run['data']}`; {part} split: {metrics['count']} images from {run['test_patients']} "
-        f"patients ({_describe_split(run)}).",
-        f"- Model: `{run['architecture']}`, input {run['image_size']} px, weights `{run['weights']}`.",
+        _describe_data(metrics, run),
+        f"- Model: `{run['architecture']}`, input {run['image_size']} px, "
+        f"weights `{run['weights']}`{served}.",
         f"- **Accuracy: {format_estimate(accuracy)}** (Wilson 95 % CI over images); "
         f"{bootstrap['unit']}-level bootstrap 95 % CI {format_interval(accuracy.get('bootstrap_ci95'))}.",
         "- Macro precision {}, recall {}, F1 {}, one-vs-rest ROC-AUC {}.".format(*_score_cells(macro)),
-        *(
-            [
-                "- **No test split** (trained with `--test-fraction 0`): these figures are on the validation "
-                "patients, which also chose the best epoch, so they are optimistic."
-            ]
-            if part == "validation"
-            else []
-        ),
         "",
         f"Intervals other than Wilson's are percentile bootstrap intervals from {bootstrap['samples']} "
         f"resamples of {bootstrap['groups']} {bootstrap['unit']}s (seed {bootstrap['seed']}): resampling "
@@ -111,12 +149,12 @@ def render_report(metrics: dict, run: dict) -> str:
         lines.append("|---|---:|---|")
         for severity, entry in metrics["by_severity"].items():
             lines.append(_row([severity, entry["count"], format_estimate(entry["accuracy"])]))
-    lines += [
-        "",
-        "> Research use only, not for diagnosis. Scores on the synthetic phantom say nothing about "
-        "accuracy on patients.",
-        "",
-    ]
+    caveat = (
+        " Scores on the synthetic phantom say nothing about accuracy on patients."
+        if run.get("phantom")
+        else ""
+    )
+    lines += ["", f"> Research use only, not for diagnosis.{caveat}", ""]
     return "\n".join(lines)
 
 
@@ -131,12 +169,5 @@ def console_summary(metrics: dict) -> list[str]:
     for severity in [name for name in SEVERITIES if name in by_severity]:
         entry = by_severity[severity]
         lines.append(f"  {severity:>8}: {format_estimate(entry['accuracy'])} on {entry['count']} images")
-    predicted = [name for name, count in metrics.get("predicted_counts", {}).items() if count]
-    present = len(metrics.get("classes", []))
-    if len(predicted) < present:
-        lines.append(
-            f"WARNING: the model predicts only {len(predicted)} of {present} classes "
-            f"({', '.join(predicted) or 'none'}) on the {metrics.get('run', {}).get('evaluated_on', 'test')} "
-            "images: it has not learnt to tell them apart"
-        )
-    return lines
+    warning = collapse_warning(metrics)
+    return lines + ([warning] if warning else [])

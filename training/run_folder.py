@@ -34,12 +34,14 @@ class Run:
         settings: the run's resolved training settings (``settings.json``).
         split: part (train/validation/test) -> sample paths relative to the data root.
         data_root: the data set the split refers to (the one trained on, unless moved).
+        unreadable: files of the data set that cannot be read, once it has been read (one line each).
     """
 
     folder: Path
     settings: TrainSettings
     split: dict[str, list[str]]
     data_root: Path
+    unreadable: list[str] = dataclasses.field(default_factory=list, compare=False)
 
     @property
     def architecture(self) -> str:
@@ -70,7 +72,9 @@ class Run:
             raise RunError(
                 f"{self.data_root}: data folder not found; pass --data with the data set the run used"
             )
-        samples = read_dataset(self.data_root)
+        # Files the split does not name (a stray notes.txt, a scan left out with --skip-unreadable)
+        # do not concern the run: they are set aside here; a split scan among them is reported below.
+        samples = read_dataset(self.data_root, require_all_classes=False, skipped=self.unreadable)
         return {relative_sample_path(sample.path, self.data_root): sample for sample in samples}
 
     def samples(self, part: str, limit: int | None = None) -> list[Sample]:
@@ -84,10 +88,15 @@ class Run:
             raise RunError(f"{self.folder / SPLIT_FILE}: the {part!r} part lists no scans")
         missing = [path for path in wanted if path not in self._dataset]
         if missing:
+            unreadable = (
+                f" {len(self.unreadable)} file(s) there cannot be read (first: {self.unreadable[0]})."
+                if self.unreadable
+                else ""
+            )
             raise RunError(
                 f"{self.folder / SPLIT_FILE}: {len(missing)} of {len(wanted)} {part} scans are not in the "
-                f"data set at {self.data_root} (first: {missing[0]}). Pass --data with the data set "
-                "the run was trained on."
+                f"data set at {self.data_root} (first: {missing[0]}).{unreadable} Pass --data with the data "
+                "set the run was trained on; to validate the model on another data set, add --external."
             )
         return [self._dataset[path] for path in wanted]
 

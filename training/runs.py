@@ -13,12 +13,12 @@ import contextlib
 import csv
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from imaging.errors import UsageError
+import imaging.staging
+from imaging.staging import check_output_folder, current_umask
 from training.errors import TrainingError
 
 MODEL_FILE = "model.keras"
@@ -120,14 +120,8 @@ def write_text_atomically(path: Path, text: str) -> None:
     path = Path(path)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".partial", delete=False) as handle:
         handle.write(text)
-    os.chmod(handle.name, 0o666 & ~_current_umask())  # tempfile makes it private; use normal permissions
+    os.chmod(handle.name, 0o666 & ~current_umask())  # tempfile makes it private; use normal permissions
     os.replace(handle.name, path)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @contextlib.contextmanager
@@ -139,21 +133,6 @@ def staged_folder(destination: Path, overwrite: bool = False) -> Iterator[Path]:
     Raises:
         UsageError: ``destination`` exists and is not empty, and ``overwrite`` is False.
     """
-    destination = Path(destination)
-    if destination.exists() and any(destination.iterdir()) and not overwrite:
-        raise UsageError(
-            f"{destination}: run folder already exists; choose another --out or pass --overwrite"
-        )
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent)
-    )
-    os.chmod(staging, 0o777 & ~_current_umask())
-    try:
+    check_output_folder(destination, overwrite, "run folder")
+    with imaging.staging.staged_folder(destination) as staging:
         yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if destination.exists():
-        shutil.rmtree(destination)
-    os.replace(staging, destination)

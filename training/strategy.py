@@ -18,5 +18,8 @@ def select_strategy() -> tf.distribute.Strategy:
 
 
 def describe_strategy(strategy: tf.distribute.Strategy) -> str:
-    """One line naming the strategy and its replica count, for the run log."""
-    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
+    """Where training runs, in words for the run log: "CPU, 1 device", "1 GPU", "2 GPUs, mirrored"."""
+    replicas = strategy.num_replicas_in_sync
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return f"{replicas} GPUs, mirrored (--batch-size is split across them)"
+    return "1 GPU" if tf.config.list_logical_devices("GPU") else "CPU, 1 device"

@@ -27,11 +27,14 @@ NO_TEST_SPLIT_NOTE = (
 )
 
 
-def check_before_work(settings: TrainSettings, out: Path, overwrite: bool) -> tuple[list, object]:
+def check_before_work(
+    settings: TrainSettings, out: Path, overwrite: bool, skipped: list[str] | None = None
+) -> tuple[list, object]:
     """Refuse what would fail later, before any image is read; return the samples and their split.
 
     Only the data set's file list is read here (no image), so a wrong path, an existing run
-    folder or too few patients per class is reported in well under a second.
+    folder or too few patients per class is reported in well under a second. ``skipped`` collects
+    the files the listing leaves out (``--skip-unreadable``); None stops on them.
 
     Raises:
         UsageError: both split fractions are 0, no folder at ``--data`` or file at ``--weights``,
@@ -52,10 +55,10 @@ def check_before_work(settings: TrainSettings, out: Path, overwrite: bool) -> tu
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise UsageError(f"{out}: run folder already exists; choose another --out or pass --overwrite")
-    from imaging.dataset import read_dataset  # pydicom and friends: only once the paths are known good
-    from imaging.image_split import split_samples
+    from imaging.image_split import split_samples  # numpy, pydicom: only once the paths are known good
+    from training.skipped_files import read_samples
 
-    samples = read_dataset(data_root)
+    samples = read_samples(data_root, skipped, "train on")
     split = split_samples(
         samples, settings.split, settings.validation_fraction, settings.test_fraction, settings.seed
     )
@@ -70,6 +73,7 @@ def run_training(
     samples=None,
     overwrite: bool = False,
     quiet: bool = False,
+    skipped: list[str] | None = None,
 ) -> dict:
     """Train, save and evaluate one model; return its test metrics.
 
@@ -81,30 +85,41 @@ def run_training(
         samples: the samples ``split`` indexes (default: read from ``settings.data``).
         overwrite: replace an existing run folder.
         quiet: no per-epoch lines or progress bars.
+        skipped: a list (``--skip-unreadable``): train on the readable files and add the others to it
+            (printed, and saved as ``skipped.txt`` in the run folder); None: stop on an unreadable file.
     """
     import keras
 
-    from imaging.dataset import labels_to_indices, load_images
+    from imaging.dataset import labels_to_indices
+    from imaging.image_split import split_samples
     from training.evaluate import evaluate_run
     from training.fitting import TrainingArrays, fit_model
     from training.models import build_model
     from training.plots import plot_training_curves
     from training.runs import CURVES_FILE, SETTINGS_FILE, SPLIT_FILE, save_split, staged_folder
     from training.settings import save_settings
+    from training.skipped_files import decode_samples, report_skipped
     from training.strategy import describe_strategy, select_strategy
     from training.weights import resolve_weights
 
     settings = settings.resolved()
     data_root = Path(settings.data)
     if samples is None or split is None:
-        samples, split = check_before_work(settings, out, overwrite)
+        samples, split = check_before_work(settings, out, overwrite, skipped)
     # Resolve the weights first: an offline machine learns about it before any images load.
     weights_path = resolve_weights(settings.architecture, settings.resolved_weights)
     keras.utils.set_random_seed(settings.seed)
+    images = None
+    if skipped is not None:  # decode now, and split again: the split is made of readable files only
+        samples, images = decode_samples(samples, settings.image_size, settings.window, skipped, "train on")
+        split = split_samples(
+            samples, settings.split, settings.validation_fraction, settings.test_fraction, settings.seed
+        )
     if settings.split == "image":
         print(IMAGE_SPLIT_WARNING, file=sys.stderr, flush=True)
     indices = {"train": split.train, "validation": split.validation, "test": split.test}
-    images = load_images(samples, settings.image_size, settings.window, progress=not quiet)
+    if images is None:
+        _, images = decode_samples(samples, settings.image_size, settings.window, None, "train on")
     labels = labels_to_indices(samples)
     arrays = TrainingArrays(
         images[split.train], labels[split.train], images[split.validation], labels[split.validation]
@@ -118,6 +133,7 @@ def run_training(
     with staged_folder(out, overwrite) as staging:
         save_settings(settings, staging / SETTINGS_FILE)
         save_split(staging / SPLIT_FILE, samples, indices, data_root)
+        report_skipped(skipped or [], staging, Path(out))
         started = time.perf_counter()
         with strategy.scope():
             model = build_model(
@@ -146,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     parser.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="train on the readable files and list the unreadable ones (saved as skipped.txt in the run "
+        "folder) instead of stopping",
+    )
+    parser.add_argument(
         "--split",
         choices=SPLIT_CHOICES,
         help="patient: no patient on both sides; image: slices at random, as the paper did "
@@ -159,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `emphysema train --data DIR --architecture NAME --out runs/NAME [options]`."""
     arguments = build_parser().parse_args(argv)
     settings = settings_from_arguments(arguments)
-    samples, split = check_before_work(settings, arguments.out, arguments.overwrite)
+    skipped: list[str] | None = [] if arguments.skip_unreadable else None
+    samples, split = check_before_work(settings, arguments.out, arguments.overwrite, skipped)
     metrics = run_training(
         settings,
         arguments.out,
@@ -167,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         samples=samples,
         overwrite=arguments.overwrite,
         quiet=arguments.quiet,
+        skipped=skipped,
     )
     part = metrics["run"].get("evaluated_on", "test")
     accuracy = metrics["accuracy"]

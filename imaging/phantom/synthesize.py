@@ -18,10 +18,7 @@ import collections
 import csv
 import dataclasses
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,11 +27,13 @@ from tqdm.auto import tqdm
 
 from imaging.classes import SEVERITIES
 from imaging.contract import CLASS_NAMES
+from imaging.dataset import PHANTOM_SETTINGS_NAME
 from imaging.errors import UsageError
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
 from imaging.phantom.cohort import PatientPlan, plan_cohort, slice_generator
 from imaging.phantom.files import encode_dicom, encode_png, write_contact_sheet
 from imaging.phantom.generator import PhantomSettings, generate_slice
+from imaging.staging import check_output_folder, staged_folder
 
 MANIFEST_COLUMNS = ("path", "label", "patient_id", "severity")
 EXTENSIONS = {"png": ".png", "dicom": ".dcm"}
@@ -61,7 +60,8 @@ def parse_class_balance(text: str) -> dict[str, float]:
     return weights
 
 
-def _positive(text: str) -> int:
+def positive_integer(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
@@ -72,9 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the ``emphysema synth`` argument parser."""
     parser = argparse.ArgumentParser(prog="emphysema synth", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="output folder, empty or new (required)")
-    parser.add_argument("--patients", type=_positive, default=40, help="number of patients (default 40)")
     parser.add_argument(
-        "--slices-per-patient", type=_positive, default=4, help="slices per patient (default 4)"
+        "--patients", type=positive_integer, default=40, help="number of patients (default 40)"
+    )
+    parser.add_argument(
+        "--slices-per-patient", type=positive_integer, default=4, help="slices per patient (default 4)"
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="random seed: same seed, same data set (default 0)"
@@ -153,7 +155,7 @@ def write_dataset(
         writer.writerow(MANIFEST_COLUMNS)
         writer.writerows(rows)
     write_contact_sheet(folder / "contact_sheet.png", examples)
-    (folder / "synth_settings.json").write_text(_settings_json(arguments, settings, plans), encoding="utf-8")
+    (folder / PHANTOM_SETTINGS_NAME).write_text(_settings_json(arguments, settings, plans), encoding="utf-8")
     return plans
 
 
@@ -179,24 +181,6 @@ def _settings_json(arguments: argparse.Namespace, settings: PhantomSettings, pla
     return json.dumps(record, indent=2) + "\n"
 
 
-def _replace_folder(staging: Path, out: Path) -> None:
-    """Move the finished staging folder to ``out``, swapping out any old one only at the end."""
-    if out.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, retired / out.name)
-        os.replace(staging, out)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, out)
-
-
-def _make_shareable(folder: Path) -> None:
-    """Give the staging folder normal permissions (mkdtemp makes it private, 0700)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
-
-
 def _summary(out: Path) -> str:
     from imaging.dataset import read_dataset, summarize  # reads the result back, as training will
 
@@ -212,19 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         parser.error(str(error))
     out: Path = arguments.out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not arguments.overwrite:
-        raise UsageError(f"{out} is not empty; choose another --out or add --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out, arguments.overwrite)
     started = time.perf_counter()
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    _make_shareable(staging)
-    try:
+    with staged_folder(out) as staging:
         plans = write_dataset(staging, arguments, settings)
-        _replace_folder(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     elapsed = time.perf_counter() - started
     print(f"Wrote {len(plans) * arguments.slices_per_patient} synthetic slices to {out} in {elapsed:.1f} s")
     print(_summary(out))

@@ -28,30 +28,23 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from imaging.classes import SEVERITIES
-from study.errors import StudyError
+from imaging.phantom.synthesize import positive_integer
+from imaging.staging import check_output_folder, staged_folder
 from study.phantom.chest import draw_chest
 from study.phantom.dicom_series import write_series
 from study.phantom.render import render_study
 from study.phantom.settings import STUDY_PATTERNS, STUDY_SIZES, StudySettings, settings_for_size
 from study.phantom.truth import build_truth, write_labels
-from study.staging import check_output_folder, staged_folder
 from study.volume import Volume
 
 CSV_COLUMNS = ("study", "pattern", "severity", "kernel", "slice_thickness_mm", "slices")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``emphysema synth-study`` argument parser."""
     parser = argparse.ArgumentParser(prog="emphysema synth-study", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
-    parser.add_argument("--studies", type=_positive, default=5, help="number of studies (default 5)")
+    parser.add_argument("--studies", type=positive_integer, default=5, help="number of studies (default 5)")
     parser.add_argument(
         "--pattern", choices=STUDY_PATTERNS, help="one pattern for every study (default: cycle)"
     )
@@ -122,11 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``emphysema synth-study``; 0 on success, 2 on bad arguments or an unusable --out."""
     arguments = build_parser().parse_args(argv)
     settings = settings_for_size(arguments.size)
-    try:
-        check_output_folder(arguments.out, arguments.overwrite)
-    except StudyError as error:
-        print(f"emphysema synth-study: {error}", file=sys.stderr)
-        return 2
+    check_output_folder(arguments.out, arguments.overwrite)
     started = time.perf_counter()
     plans = plan_studies(arguments)
     with staged_folder(arguments.out) as staging:

@@ -124,9 +124,9 @@ def test_manifest_problems_are_reported_together(tmp_path, write_image):
     for expected in (
         "line 3 (good.png): listed twice",
         "unknown label 'XYZ'",
-        "missing.png: no such file",
-        "empty.png: the file is empty",
-        "notes.dcm: this is a text file",
+        "line 5 (missing.png): no such file",  # a missing file gets its line, like a bad label
+        "line 6 (empty.png): the file is empty",
+        "line 7 (notes.dcm): this is a text file",
         "unknown severity 'very bad'",
         "line 8 (good.png): no patient_id",
         "class PLE: no images",

@@ -9,6 +9,7 @@ import pydicom
 import pytest
 from scipy import ndimage
 
+from emphysema import cli
 from study.phantom.command import main
 from study.reader import read_study
 from study.regions import measure_regions
@@ -89,7 +90,7 @@ def test_command_writes_studies_deterministically_and_refuses_a_full_folder(tmp_
 
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     assert (tmp_path / "a" / "studies.csv").read_text().startswith("study,pattern,severity")
-    assert main(["--out", str(tmp_path / "a"), *arguments]) == 2
+    assert cli.main(["synth-study", "--out", str(tmp_path / "a"), *arguments]) == 2  # a usage error
     assert "not empty" in capsys.readouterr().err
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
 

@@ -8,6 +8,7 @@ import json
 import pytest
 from PIL import Image
 
+from emphysema import cli
 from study.quantify import QuantifySettings, reliability_warnings
 from study.quantify_command import main
 from study.volume import Volume
@@ -56,7 +57,8 @@ def test_json_output_and_refused_output_folder(mixed_study, tmp_path, capsys):
     assert any("kernel unknown" in warning for warning in reports[0]["warnings"])
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("x")
-    assert main([str(mixed_study / "dicom"), "--out", str(tmp_path / "full")]) == 2
+    assert cli.main(["quantify", str(mixed_study / "dicom"), "--out", str(tmp_path / "full")]) == 2
+    assert "not empty; choose another --out or add --overwrite" in capsys.readouterr().err
     assert (tmp_path / "full" / "keep.txt").exists()
 
 

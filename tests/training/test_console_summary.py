@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from training.evaluate import main as evaluate_main
+from evaluation.command import main as evaluate_main
 from training.report import console_summary
 
 

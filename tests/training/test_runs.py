@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from emphysema import cli
+from evaluation.command import main as evaluate_main
 from training.evaluate import evaluate_run
-from training.evaluate import main as evaluate_main
 from training.run_folder import read_run
 from training.runs import load_split_paths
 from training.settings import load_settings

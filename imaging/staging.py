@@ -1,0 +1,62 @@
+"""Write a whole output folder or nothing: build it beside the target, then rename it into place.
+
+Every command that writes a folder (synth, synth-study, train, quantify, external evaluation) goes
+through here, so an interrupted or failed run never leaves a half-written folder behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from imaging.errors import UsageError
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (reading it means setting it; it is set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_output_folder(out: Path, overwrite: bool, what: str = "") -> None:
+    """Refuse an ``out`` that is a file, or a non-empty folder without ``overwrite``.
+
+    Args:
+        out: the folder a command will write.
+        overwrite: whether an existing, non-empty folder may be replaced.
+        what: how the message names the folder (``"run folder"``); empty names only the path.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        found = f"{what} already exists" if what else "is not empty"
+        raise UsageError(f"{out}: {found}; choose another --out or add --overwrite")
+
+
+@contextlib.contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """Yield an empty staging folder next to ``out``; on success it replaces ``out`` atomically.
+
+    The old ``out``, if any, is only removed once the new one is complete.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the result should not be
+    try:
+        yield staging
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, retired / out.name)
+            os.replace(staging, out)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
