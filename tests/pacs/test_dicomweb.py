@@ -35,6 +35,16 @@ def test_a_stored_series_is_found_fetched_and_read_with_identical_pixels(stored,
     assert copy.spacing_mm == original.spacing_mm
 
 
+def test_no_patient_data_or_password_reaches_orthancs_log(stored, pacs, synthetic_study):
+    import pydicom
+
+    header = pydicom.dcmread(next(synthetic_study.glob("*.dcm")), stop_before_pixels=True)
+    log = pacs.log.read_text(encoding="utf-8", errors="replace")
+    assert "Orthanc version" in log, "Orthanc wrote no log"
+    for secret in (str(header.PatientID), str(header.PatientName), pacs.credentials.password):
+        assert secret not in log
+
+
 def test_storing_twice_keeps_one_copy(stored, synthetic_study):
     client, count = stored
     assert store_folder(client, synthetic_study) == count
