@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emphysema.lifetime import stop_on_signals
+from imaging.errors import UsageError
 from pacs.credentials import load_credentials
-from pacs.orthanc import running_orthanc
+from pacs.errors import PacsError
+from pacs.orthanc import log_tail, running_orthanc
 from pacs.settings import PacsSettings
 
 SETTINGS_NAME = "pacs_settings.json"
@@ -54,8 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             ready_timeout_s=arguments.ready_timeout,
         )
     except ValueError as error:
-        from imaging.errors import UsageError
-
         raise UsageError(str(error)) from error
     credentials = load_credentials(arguments.credentials)
     with stop_on_signals():
@@ -66,8 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"DICOMweb URL: {settings.dicomweb_url}")
                 print("Press Ctrl-C to stop.", flush=True)
                 process.wait()
-                print(f"Orthanc stopped by itself (status {process.returncode}).", file=sys.stderr)
-                return 1
+                raise PacsError(
+                    f"Orthanc stopped by itself (status {process.returncode}):\n{log_tail(settings)}"
+                )
         except KeyboardInterrupt as stop:
             print(f"Stopping the PACS ({stop or 'SIGINT'})...", file=sys.stderr, flush=True)
             return 0

@@ -86,3 +86,14 @@ def test_a_credentials_file_others_can_read_is_refused(pacs_arguments, tmp_path)
     result = _run([*pacs_arguments, "--credentials", str(secrets)], {})
     assert result.returncode == 1 and "chmod 600" in result.stderr
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_an_orthanc_that_dies_ends_the_launcher_with_a_clear_error(launcher, pacs_arguments, process_tools):
+    descendants, _ = process_tools
+    run = launcher(pacs_arguments, CREDENTIALS)
+    run.wait_for("Press Ctrl-C", timeout_s=60)
+    for pid in descendants(run.process.pid):
+        os.kill(pid, signal.SIGKILL)
+    assert run.process.wait(timeout=30) == 1
+    assert "Orthanc stopped by itself" in run.output()
+    assert "Traceback" not in run.output()
