@@ -91,3 +91,18 @@ def test_the_database_survives_a_restart_in_the_same_folder(tmp_path, synthetic_
     assert os.listdir(settings.storage / "db")
     with running_orthanc(settings, credentials):
         assert len(list_studies(connect(settings.dicomweb_url, credentials))) == 1
+
+
+def test_an_orthanc_that_fails_to_start_is_a_clear_error_with_its_log(tmp_path):
+    broken_plugin = tmp_path / "libBroken.so"
+    broken_plugin.write_text("not a shared library")
+    settings = PacsSettings(
+        storage=tmp_path / "storage", http_port=free_ports(1)[0], dicomweb_plugin=broken_plugin
+    )
+    with pytest.raises(
+        PacsError, match=r"(?s)Orthanc exited with status \d+ while starting:\n.*libBroken.*failed"
+    ) as caught:
+        with running_orthanc(settings, Credentials("reader", "p-broken-start")):
+            pass
+    assert "p-broken-start" not in str(caught.value)
+    assert not (settings.storage / "orthanc.json").exists()
