@@ -60,37 +60,46 @@ def translated_errors(action: str, url: str) -> Iterator[None]:
             ) from None
         if status == 403:
             raise PacsError(f"{action}: the PACS at {url} forbids this request (HTTP 403)") from None
-        raise PacsError(f"{action}: the PACS at {url} answered HTTP {status}") from None
+        raise PacsError(f"{action}: the PACS at {url} refused the request (HTTP {status})") from None
     except requests.exceptions.RequestException as error:
         kind = type(error).__name__
         raise PacsError(f"{action}: cannot reach the PACS at {url} ({kind}); is it running?") from None
 
 
-def read_folder(folder: Path) -> list[pydicom.Dataset]:
-    """Read every DICOM file under `folder` (sorted by name); raise if there is none."""
-    datasets = []
+def dicom_files(folder: Path) -> list[Path]:
+    """The DICOM files under `folder`, sorted by path; raise if there is none.
+
+    A file is DICOM when pydicom reads its header; others (a truth.json, a label file) are not
+    ours to store.
+    """
+    found = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         try:
-            datasets.append(pydicom.dcmread(path))
+            pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
         except (InvalidDicomError, OSError):
-            continue  # not DICOM (a truth.json, a label file): not ours to store
-    if not datasets:
+            continue
+        found.append(path)
+    if not found:
         raise PacsError(f"{folder}: no DICOM files to store")
-    return datasets
+    return found
 
 
 def store_folder(client: DICOMwebClient, folder: Path) -> int:
-    """Store every DICOM file under `folder` with STOW-RS; return how many the PACS accepted."""
-    datasets = read_folder(folder)
+    """Store every DICOM file under `folder` with STOW-RS; return how many the PACS accepted.
+
+    Files are read one batch at a time, so memory stays bounded whatever the study's size.
+    """
+    paths = dicom_files(folder)
     with translated_errors("storing", client.base_url):
-        for start in range(0, len(datasets), STORE_BATCH):
-            response = client.store_instances(datasets[start : start + STORE_BATCH])
+        for start in range(0, len(paths), STORE_BATCH):
+            batch = [pydicom.dcmread(path) for path in paths[start : start + STORE_BATCH]]
+            response = client.store_instances(batch)
             failed = response.get("FailedSOPSequence") if response is not None else None
             if failed:
                 raise PacsError(
-                    f"storing: the PACS refused {len(failed)} of {len(datasets)} instances from {folder}"
+                    f"storing: the PACS refused {len(failed)} of {len(paths)} instances from {folder}"
                 )
-    return len(datasets)
+    return len(paths)
 
 
 def list_studies(client: DICOMwebClient, page_size: int = PAGE_SIZE) -> list[StudySummary]:
