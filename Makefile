@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= data/synthetic
-DEBIAN_PACKAGES := libb64-0d chromium chromium-driver qemu-user
+DEBIAN_PACKAGES := libb64-0d chromium chromium-driver qemu-user orthanc orthanc-dicomweb
 INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test install system-packages lint clean

@@ -37,6 +37,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "app": ("client.launch", "start the Streamlit web client"),
     "publish": ("client.publish", "publish the web client through an authenticated ngrok tunnel"),
     "bench": ("bench.run", "benchmark serving against in-process baselines"),
+    "pacs": ("pacs.command", "run a private Orthanc PACS with DICOMweb on loopback"),
 }
 
 USAGE_STATUS = 2

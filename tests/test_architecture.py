@@ -28,6 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "evaluation": {"imaging", "training", "client"},
     # The study layer (read, segment, quantify) needs no model: imaging only.
     "study": {"imaging", "emphysema.versions"},
+    # The PACS: Orthanc's launcher and a DICOMweb client; study analysis from the PACS reads with study.
+    "pacs": {"imaging", "study", "emphysema.lifetime"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.
     "emphysema": {"imaging"},
 }

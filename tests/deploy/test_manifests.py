@@ -34,14 +34,23 @@ def compose_binary() -> Path:
     return binary
 
 
-def run_compose(*arguments: str, admin_key: str | None = "test-key") -> subprocess.CompletedProcess:
+def run_compose(
+    *arguments: str,
+    admin_key: str | None = "test-key",
+    files: tuple[str, ...] = ("compose.yaml",),
+    extra: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("TRITON_", "NGROK_"))
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TRITON_", "NGROK_", "EMPHYSEMA_PACS_", "ORTHANC_"))
     }
     if admin_key is not None:
         environment["TRITON_ADMIN_KEY"] = admin_key
+    environment.update(extra or {})
+    file_options = [option for name in files for option in ("-f", str(DEPLOY / name))]
     return subprocess.run(
-        [str(compose_binary()), "-f", str(DEPLOY / "compose.yaml"), *arguments],
+        [str(compose_binary()), *file_options, *arguments],
         capture_output=True,
         text=True,
         env=environment,
@@ -116,6 +125,37 @@ def test_compose_client_and_tunnel(compose):
     assert ngrok["profiles"] == ["publish"]
     assert "client:8501" in ngrok["command"][0] and "--basic-auth" in ngrok["command"][0]
     assert "ngrok" not in run_compose("config", "--services").stdout.split()  # off unless asked for
+
+
+PACS_FILES = ("compose.yaml", "compose.pacs.yaml")
+PACS_CREDENTIALS = {"EMPHYSEMA_PACS_USER": "reader", "EMPHYSEMA_PACS_PASSWORD": "test-password"}
+
+
+def test_compose_pacs_adds_a_password_protected_orthanc_with_dicomweb():
+    result = run_compose("config", "--format", "json", files=PACS_FILES, extra=PACS_CREDENTIALS)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert set(services) == {"triton", "client", "orthanc"}
+    orthanc = services["orthanc"]
+    assert orthanc["image"].startswith("orthancteam/orthanc:")
+    environment = orthanc["environment"]
+    assert environment["DICOM_WEB_PLUGIN_ENABLED"] == "true"
+    assert environment["ORTHANC__AUTHENTICATION_ENABLED"] == "true"
+    assert environment["ORTHANC__DICOM_SERVER_ENABLED"] == "false"
+    assert yaml.safe_load(environment["ORTHANC__REGISTERED_USERS"]) == {"reader": "test-password"}
+    assert [(port["host_ip"], port["target"]) for port in orthanc["ports"]] == [("127.0.0.1", 8042)]
+
+
+@pytest.mark.parametrize("missing", sorted(PACS_CREDENTIALS))
+def test_compose_pacs_refuses_to_run_without_credentials(missing):
+    credentials = {key: value for key, value in PACS_CREDENTIALS.items() if key != missing}
+    result = run_compose("config", "--quiet", files=PACS_FILES, extra=credentials)
+    assert result.returncode != 0
+    assert "set EMPHYSEMA_PACS_USER and EMPHYSEMA_PACS_PASSWORD" in result.stderr
+
+
+def test_compose_without_the_pacs_file_needs_no_pacs_credentials():
+    assert run_compose("config", "--quiet").returncode == 0
 
 
 def kubernetes_documents() -> list[tuple[str, dict]]:

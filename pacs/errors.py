@@ -1,0 +1,9 @@
+"""The PACS layer's error: one sentence a user can act on, never patient data or credentials."""
+
+from __future__ import annotations
+
+from imaging.errors import EmphysemaError
+
+
+class PacsError(EmphysemaError):
+    """Orthanc cannot start or stop, or a DICOMweb call failed (down, refused, wrong password)."""

@@ -1,0 +1,51 @@
+"""One real Orthanc per test session, on a free loopback port in a private temporary folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from deploy.ports import free_ports
+from pacs.credentials import Credentials
+from pacs.orthanc import running_orthanc
+from pacs.settings import DICOMWEB_PLUGIN, ORTHANC_BINARY, PacsSettings
+
+USER = "radiologist"
+PASSWORD = "tiger-lily-7-ocean"  # a test password: the tests check that it is never shown
+
+
+def require_orthanc() -> None:
+    """Fail (never skip) when Orthanc is missing: `make install` provides it."""
+    assert ORTHANC_BINARY.is_file(), "Orthanc is missing: run `make install` (Debian package orthanc)"
+    assert DICOMWEB_PLUGIN.is_file(), "the DICOMweb plugin is missing: run `make install` (orthanc-dicomweb)"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunningPacs:
+    settings: PacsSettings
+    credentials: Credentials
+
+    @property
+    def log(self) -> Path:
+        return self.settings.storage / "orthanc.log"
+
+
+@pytest.fixture(scope="session")
+def pacs(tmp_path_factory) -> RunningPacs:
+    require_orthanc()
+    settings = PacsSettings(storage=tmp_path_factory.mktemp("pacs") / "storage", http_port=free_ports(1)[0])
+    credentials = Credentials(USER, PASSWORD)
+    with running_orthanc(settings, credentials):
+        yield RunningPacs(settings, credentials)
+
+
+@pytest.fixture(scope="session")
+def synthetic_study(tmp_path_factory) -> Path:
+    """One small `synth-study` study's DICOM series folder."""
+    from study.phantom.command import main as synth_study
+
+    out = tmp_path_factory.mktemp("synth") / "studies"
+    assert synth_study(["--out", str(out), "--studies", "1", "--quiet"]) == 0
+    return out / "study-000" / "dicom"
