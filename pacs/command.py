@@ -33,7 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="private folder for Orthanc's database, DICOM files and log (default ./pacs-storage)",
     )
     parser.add_argument("--http-port", type=int, default=8042, help="HTTP/DICOMweb port (default 8042)")
-    parser.add_argument("--credentials", type=Path, help="file with one line `user:password`, mode 0600")
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        help="file with one line `user:password`, mode 0600 (default: EMPHYSEMA_PACS_USER and "
+        "EMPHYSEMA_PACS_PASSWORD from the environment)",
+    )
     parser.add_argument(
         "--ready-timeout", type=float, default=30.0, help="seconds to wait for Orthanc to answer (default 30)"
     )
