@@ -28,6 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "evaluation": {"imaging", "training", "client"},
     # The study layer (read, segment, quantify) needs no model: imaging only.
     "study": {"imaging", "emphysema.versions"},
+    # Study analysis: the study layer's volumes and masks, classified through the client.
+    "analysis": {"imaging", "study", "client"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.
     "emphysema": {"imaging"},
 }

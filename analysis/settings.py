@@ -1,0 +1,80 @@
+"""The frozen settings of the two analysis stages: ROI extraction and study analysis."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from imaging.errors import UsageError
+
+# A 40 mm square holds several secondary lobules (10-25 mm), enough to tell centrilobular from
+# panlobular destruction, and still fits 4-6 times across a lung slice.
+DEFAULT_ROI_MM = 40.0
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise UsageError(f"{name} must be positive, got {value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RoiSettings:
+    """How ROIs are cut from a study with a pattern map.
+
+    Attributes:
+        roi_mm: the side of the square ROI in mm (the model's field of view).
+        stride_mm: the distance between ROI centres in mm (default: the ROI side, no overlap).
+        slice_step: every ``slice_step``-th slice that holds lung is used.
+        minimum_lung_share: an ROI with less lung than this share of its pixels is skipped.
+        minimum_label_share: an ROI whose majority pattern covers less of its lung is skipped.
+    """
+
+    roi_mm: float = DEFAULT_ROI_MM
+    stride_mm: float | None = None
+    slice_step: int = 2
+    minimum_lung_share: float = 0.75
+    minimum_label_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_positive("the ROI size (mm)", self.roi_mm)
+        if self.stride_mm is not None:
+            _check_positive("the stride (mm)", self.stride_mm)
+        _check_positive("the slice step", self.slice_step)
+        for name, share in (
+            ("lung share", self.minimum_lung_share),
+            ("label share", self.minimum_label_share),
+        ):
+            if not 0 < share <= 1:
+                raise UsageError(f"the minimum {name} must be in (0, 1], got {share}")
+
+    @property
+    def resolved_stride_mm(self) -> float:
+        """The stride in mm: the given one, else the ROI side."""
+        return self.stride_mm if self.stride_mm is not None else self.roi_mm
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisSettings:
+    """How a study is tiled, classified and summarised.
+
+    Attributes:
+        stride_mm: the side of the square cell each tile labels in the pattern map, in mm; tiles
+            are centred on the cells, so the map has this resolution in-plane.
+        slice_step: every ``slice_step``-th lung slice is analysed.
+        field_of_view_mm: overrides the model's field of view (else read from its config).
+        predominance_points: upper-zone emphysema share must exceed the lower zone's by this many
+            points (or the reverse) to call a zone predominance; else ``none``.
+        overlay_slices: slices in the overlay montage.
+    """
+
+    stride_mm: float = 10.0
+    slice_step: int = 2
+    field_of_view_mm: float | None = None
+    predominance_points: float = 5.0
+    overlay_slices: int = 9
+
+    def __post_init__(self) -> None:
+        _check_positive("the stride (mm)", self.stride_mm)
+        _check_positive("the slice step", self.slice_step)
+        if self.field_of_view_mm is not None:
+            _check_positive("the field of view (mm)", self.field_of_view_mm)
+        _check_positive("the overlay slice count", self.overlay_slices)
