@@ -20,12 +20,15 @@ class ModelInfo:
         versions: the versions Triton reports.
         image_size: ``S``, the side of the square input image the model takes.
         max_batch_size: the most images one request may carry.
+        field_of_view_mm: the side of the square region the model was trained on, in mm, from the
+            config's ``field_of_view_mm`` parameter; None for a slice-level model.
     """
 
     name: str
     versions: tuple[str, ...]
     image_size: int
     max_batch_size: int
+    field_of_view_mm: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,3 +106,27 @@ def check_model_metadata(metadata: dict, max_batch_size: int, url: str) -> Model
         image_size=image_shape[1],
         max_batch_size=max_batch_size,
     )
+
+
+FIELD_OF_VIEW_PARAMETER = "field_of_view_mm"
+
+
+def read_field_of_view(config: dict, model: str) -> float | None:
+    """Return the ``field_of_view_mm`` parameter of a model config (``as_json``), None when absent.
+
+    Raises:
+        ModelContractError: the parameter is there but not a positive number.
+    """
+    parameter = config.get("parameters", {}).get(FIELD_OF_VIEW_PARAMETER)
+    if parameter is None:
+        return None
+    text = parameter.get("string_value", "")
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ModelContractError(
+            f"model {model!r}: parameter {FIELD_OF_VIEW_PARAMETER} is {text!r}, not mm > 0"
+        )
+    return value

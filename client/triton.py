@@ -8,6 +8,7 @@ person can act on. ``verbose`` is never switched on: it prints whole requests, p
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from client.contract import ModelInfo, Prediction, check_model_metadata
+from client.contract import ModelInfo, Prediction, check_model_metadata, read_field_of_view
 from client.errors import TritonError, TritonUnavailableError
 from client.settings import TritonSettings
 from client.translate import translate_error
@@ -98,14 +99,16 @@ class TritonClassifier:
             action = f"read the metadata of model {name!r}"
             metadata = self._call(action, self._client.get_model_metadata, name, as_json=True)
             try:
-                config = self._call(action, self._client.get_model_config, name, as_json=True)
-                max_batch_size = int(config["config"].get("max_batch_size", 0))
+                config = self._call(action, self._client.get_model_config, name, as_json=True)["config"]
             except TritonUnavailableError:
                 raise
             except TritonError:
                 # The model-config API may be restricted; the metadata still shows the batch dimension.
-                max_batch_size = self.settings.max_batch_size
-            self._model_info[name] = check_model_metadata(metadata, max_batch_size, self.settings.url)
+                config = {"max_batch_size": self.settings.max_batch_size}
+            max_batch_size = int(config.get("max_batch_size", 0))
+            field_of_view = read_field_of_view(config, name)
+            info = check_model_metadata(metadata, max_batch_size, self.settings.url)
+            self._model_info[name] = dataclasses.replace(info, field_of_view_mm=field_of_view)
         return self._model_info[name]
 
     def classify(self, images: np.ndarray, model: str | None = None) -> list[Prediction]:

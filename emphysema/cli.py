@@ -39,6 +39,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("client.predict", "classify scan files through Triton"),
     "app": ("client.launch", "start the Streamlit web client"),
     "publish": ("client.publish", "publish the web client through an authenticated ngrok tunnel"),
+    "analyze": ("analysis.command", "pattern maps and zone summaries of CT studies through Triton"),
     "bench": ("bench.run", "benchmark serving against in-process baselines"),
 }
 
