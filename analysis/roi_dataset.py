@@ -6,11 +6,14 @@ by one or as the folder holding them. Output (``DIR``), a data set `emphysema tr
 
     DIR/CLASS/STUDY_zSSS_rRRR_cCCC.png  16-bit, HU + 1024, the ROI at the scan's own pixel spacing
     DIR/manifest.csv                    path,label,patient_id,severity (patient = study)
-    DIR/rois.csv                        path,study,slice,top,left,side_px,lung_share,label_share
+    DIR/rois.csv                        path,study,slice,top,left,side_px,lung_share,emphysema_share
     DIR/roi_dataset_settings.json       the resolved settings, field_of_view_mm, the arguments
 
-An ROI is kept when lung covers at least ``minimum_lung_share`` of it; its label is the most
-frequent pattern among its lung pixels, kept when it covers at least ``minimum_label_share``.
+An ROI is kept when lung covers at least ``minimum_lung_share`` of it. It is labelled as
+radiologists label regions: NT when emphysema covers at most ``normal_ceiling`` of its lung; the
+most frequent emphysema pattern when emphysema covers at least ``emphysema_share`` (a
+centrilobular region is mostly normal lung around its lucencies, so a voxel majority would call
+it NT); ROIs in between, or mixing patterns, are skipped (``RoiSettings``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from imaging.staging import check_output_folder, staged_folder
 from study.reader import read_study
 
 SETTINGS_NAME = "roi_dataset_settings.json"
-ROI_COLUMNS = ("path", "study", "slice", "top", "left", "side_px", "lung_share", "label_share")
+ROI_COLUMNS = ("path", "study", "slice", "top", "left", "side_px", "lung_share", "emphysema_share")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,15 +97,22 @@ def read_labelled_study(
 
 
 def label_roi(pattern_crop: np.ndarray, settings: RoiSettings) -> tuple[int, float, float] | None:
-    """Return ``(class index, lung share, label share)`` of an ROI, or None when it is skipped."""
+    """Return ``(class index, lung share, emphysema share)`` of an ROI, or None when it is skipped."""
     counts = np.bincount(pattern_crop.ravel(), minlength=len(CLASS_NAMES) + 1)[1 : len(CLASS_NAMES) + 1]
-    lung_share = counts.sum() / pattern_crop.size
+    lung = int(counts.sum())
+    lung_share = lung / pattern_crop.size
     if lung_share < settings.minimum_lung_share:
         return None
-    label_share = counts.max() / counts.sum()
-    if label_share < settings.minimum_label_share:
+    emphysema = counts[1:]
+    emphysema_share = int(emphysema.sum()) / lung
+    if emphysema_share <= settings.normal_ceiling:
+        return 0, lung_share, emphysema_share
+    if (
+        emphysema_share < settings.emphysema_share
+        or emphysema.max() < settings.minimum_label_share * emphysema.sum()
+    ):
         return None
-    return int(np.argmax(counts)), float(lung_share), float(label_share)
+    return 1 + int(np.argmax(emphysema)), lung_share, emphysema_share
 
 
 def extract_study(folder: Path, out: Path, settings: RoiSettings) -> tuple[list[tuple], list[tuple]]:
@@ -116,7 +126,7 @@ def extract_study(folder: Path, out: Path, settings: RoiSettings) -> tuple[list[
             labelled = label_roi(crop(pattern[index], tile.top, tile.left, side, 0), settings)
             if labelled is None:
                 continue
-            label, lung_share, label_share = labelled
+            label, lung_share, emphysema_share = labelled
             name = CLASS_NAMES[label]
             path = f"{name}/{folder.name}_z{index:03d}_r{tile.top:04d}_c{tile.left:04d}.png"
             pixels = crop(hounsfield[index], tile.top, tile.left, side, AIR_HU)
@@ -132,7 +142,7 @@ def extract_study(folder: Path, out: Path, settings: RoiSettings) -> tuple[list[
                     tile.left,
                     side,
                     round(lung_share, 4),
-                    round(label_share, 4),
+                    round(emphysema_share, 4),
                 )
             )
     return manifest, rois

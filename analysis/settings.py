@@ -25,26 +25,38 @@ class RoiSettings:
         stride_mm: the distance between ROI centres in mm (default: the ROI side, no overlap).
         slice_step: every ``slice_step``-th slice that holds lung is used.
         minimum_lung_share: an ROI with less lung than this share of its pixels is skipped.
-        minimum_label_share: an ROI whose majority pattern covers less of its lung is skipped.
+        emphysema_share: an ROI is labelled with an emphysema pattern when emphysema (CLE, PSE,
+            PLE) covers at least this share of its lung: a CLE region is mostly normal lung
+            around its lucencies, as in the CT emphysema database's hand-drawn ROIs.
+        normal_ceiling: an ROI is NT when emphysema covers at most this share; ROIs between
+            the two are ambiguous and skipped.
+        minimum_label_share: the chosen emphysema pattern must hold this share of the ROI's
+            emphysema voxels, else the ROI is mixed and skipped.
     """
 
     roi_mm: float = DEFAULT_ROI_MM
     stride_mm: float | None = None
     slice_step: int = 2
     minimum_lung_share: float = 0.75
-    minimum_label_share: float = 0.5
+    emphysema_share: float = 0.10
+    normal_ceiling: float = 0.02
+    minimum_label_share: float = 0.6
 
     def __post_init__(self) -> None:
         _check_positive("the ROI size (mm)", self.roi_mm)
         if self.stride_mm is not None:
             _check_positive("the stride (mm)", self.stride_mm)
         _check_positive("the slice step", self.slice_step)
-        for name, share in (
-            ("lung share", self.minimum_lung_share),
-            ("label share", self.minimum_label_share),
-        ):
+        shares = {
+            "minimum lung share": self.minimum_lung_share,
+            "emphysema share": self.emphysema_share,
+            "minimum label share": self.minimum_label_share,
+        }
+        for name, share in shares.items():
             if not 0 < share <= 1:
-                raise UsageError(f"the minimum {name} must be in (0, 1], got {share}")
+                raise UsageError(f"the {name} must be in (0, 1], got {share}")
+        if not 0 <= self.normal_ceiling < self.emphysema_share:
+            raise UsageError(f"the normal ceiling must be in [0, emphysema share), got {self.normal_ceiling}")
 
     @property
     def resolved_stride_mm(self) -> float:
