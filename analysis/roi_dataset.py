@@ -4,7 +4,7 @@ Input: study folders as `emphysema synth-study` writes them (a DICOM series, ``l
 ``pattern`` volume 0 outside the lungs, 1 NT, 2 CLE, 3 PSE, 4 PLE, and ``truth.json``), given one
 by one or as the folder holding them. Output (``DIR``), a data set `emphysema train` reads::
 
-    DIR/CLASS/STUDY_zSSS_rRRR_cCCC.png  16-bit, HU + 1024, the ROI at the scan's own pixel spacing
+    DIR/CLASS/STUDY_zSSS_rRRR_cCCC.png  16-bit, HU + 1024, the ROI resampled to roi_pixels square
     DIR/manifest.csv                    path,label,patient_id,severity (patient = study)
     DIR/rois.csv                        path,study,slice,top,left,side_px,lung_share,emphysema_share
     DIR/roi_dataset_settings.json       the resolved settings, field_of_view_mm, the arguments
@@ -30,8 +30,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from analysis.errors import AnalysisError
-from analysis.settings import DEFAULT_ROI_MM, RoiSettings
-from analysis.tiles import AIR_HU, check_in_plane, crop, lung_slices, pixels_for, tile_slice
+from analysis.settings import DEFAULT_ROI_MM, DEFAULT_ROI_PIXELS, RoiSettings
+from analysis.tiles import (
+    AIR_HU,
+    check_in_plane,
+    crop,
+    lung_slices,
+    pixels_for,
+    resample_hounsfield,
+    tile_slice,
+)
 from imaging.contract import CLASS_NAMES
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
 from imaging.phantom.files import encode_png
@@ -49,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
     parser.add_argument(
         "--roi-mm", type=float, default=DEFAULT_ROI_MM, help=f"ROI side in mm ({DEFAULT_ROI_MM:g})"
+    )
+    parser.add_argument(
+        "--roi-pixels",
+        type=int,
+        default=DEFAULT_ROI_PIXELS,
+        help=f"stored ROI side in px ({DEFAULT_ROI_PIXELS})",
     )
     parser.add_argument(
         "--stride-mm", type=float, help="distance between ROI centres (default: the ROI side)"
@@ -130,6 +144,7 @@ def extract_study(folder: Path, out: Path, settings: RoiSettings) -> tuple[list[
             name = CLASS_NAMES[label]
             path = f"{name}/{folder.name}_z{index:03d}_r{tile.top:04d}_c{tile.left:04d}.png"
             pixels = crop(hounsfield[index], tile.top, tile.left, side, AIR_HU)
+            pixels = np.rint(resample_hounsfield(pixels, settings.roi_pixels)).astype(np.int16)
             (out / path).parent.mkdir(exist_ok=True)
             (out / path).write_bytes(encode_png(pixels))
             manifest.append((path, name, folder.name, severity or ""))
@@ -158,7 +173,7 @@ def _write_csv(path: Path, header: Sequence[str], rows: list[tuple]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``emphysema roi-dataset``; 0 on success."""
     arguments = build_parser().parse_args(argv)
-    settings = RoiSettings(arguments.roi_mm, arguments.stride_mm, arguments.slice_step)
+    settings = RoiSettings(arguments.roi_mm, arguments.roi_pixels, arguments.stride_mm, arguments.slice_step)
     studies = find_labelled_studies(arguments.studies)
     check_output_folder(arguments.out, arguments.overwrite)
     manifest, rois = [], []

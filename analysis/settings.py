@@ -9,6 +9,10 @@ from imaging.errors import UsageError
 # A 40 mm square holds several secondary lobules (10-25 mm), enough to tell centrilobular from
 # panlobular destruction, and still fits 4-6 times across a lung slice.
 DEFAULT_ROI_MM = 40.0
+# 64 px over 40 mm is 0.625 mm a pixel: about the in-plane spacing of a chest CT, so a full-size
+# scan's ROI is barely resampled and a coarser one is upsampled.
+DEFAULT_ROI_PIXELS = 64
+MINIMUM_ROI_PIXELS = 32
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -22,6 +26,9 @@ class RoiSettings:
 
     Attributes:
         roi_mm: the side of the square ROI in mm (the model's field of view).
+        roi_pixels: the side each ROI is resampled to (in HU) before it is stored, so ROIs from
+            scans of any pixel spacing share one scale; train at this image size and the model
+            sees tiles exactly as `analyze` sends them. At least 32 (the readers' minimum).
         stride_mm: the distance between ROI centres in mm (default: the ROI side, no overlap).
         slice_step: every ``slice_step``-th slice that holds lung is used.
         minimum_lung_share: an ROI with less lung than this share of its pixels is skipped.
@@ -35,6 +42,7 @@ class RoiSettings:
     """
 
     roi_mm: float = DEFAULT_ROI_MM
+    roi_pixels: int = DEFAULT_ROI_PIXELS
     stride_mm: float | None = None
     slice_step: int = 2
     minimum_lung_share: float = 0.75
@@ -44,6 +52,10 @@ class RoiSettings:
 
     def __post_init__(self) -> None:
         _check_positive("the ROI size (mm)", self.roi_mm)
+        if self.roi_pixels < MINIMUM_ROI_PIXELS:
+            raise UsageError(
+                f"ROIs must be stored at {MINIMUM_ROI_PIXELS} pixels or more, got {self.roi_pixels}"
+            )
         if self.stride_mm is not None:
             _check_positive("the stride (mm)", self.stride_mm)
         _check_positive("the slice step", self.slice_step)

@@ -1,8 +1,8 @@
 """Square tiles of a lung slice at a physical size, and the one path from a tile to the model input.
 
 A tile is centred on a cell of a regular grid (the stride); its pixels are a ``side`` x ``side``
-crop of the slice, padded with air beyond the image edge. ``model_input`` sends the crop through
-``imaging.scan.to_model_input``, the function training, export checks and the client use.
+crop of the slice, padded with air beyond the image edge. ``model_input`` resamples the crop in HU
+to the model's side and sends it through ``imaging.scan.to_model_input``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from PIL import Image
 
 from analysis.errors import AnalysisError
 from imaging.scan import Scan, to_model_input
@@ -90,7 +91,21 @@ def crop(image: np.ndarray, top: int, left: int, side: int, fill: int) -> np.nda
     return result
 
 
+def resample_hounsfield(hounsfield_crop: np.ndarray, side: int) -> np.ndarray:
+    """Resample a square HU crop to ``side`` x ``side`` pixels (bilinear, antialiased), as float32.
+
+    Done in HU, before the lung window, so an ROI stored at a fixed pixel size for training and a
+    tile sent to the model go through the same steps.
+    """
+    image = Image.fromarray(np.asarray(hounsfield_crop, dtype=np.float32), mode="F")
+    return np.asarray(image.resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
 def model_input(hounsfield_crop: np.ndarray, image_size: int) -> np.ndarray:
-    """Window and resample one HU crop into the model's uint8 ``(S, S, 1)`` input."""
-    scan = Scan(pixels=hounsfield_crop.astype(np.float32), is_hounsfield=True, source="tile")
-    return to_model_input(scan, image_size)
+    """Resample one HU crop to the model's side, then window it: uint8 ``(S, S, 1)``.
+
+    ``to_model_input`` (the function training, export checks and the client use) then has
+    nothing left to resize, exactly as for a training ROI stored at the model's input size.
+    """
+    pixels = resample_hounsfield(hounsfield_crop, image_size)
+    return to_model_input(Scan(pixels=pixels, is_hounsfield=True, source="tile"), image_size)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from analysis.roi_dataset import main
+from analysis.tiles import resample_hounsfield
 from emphysema.cli import main as cli_main
 from imaging.contract import CLASS_NAMES
 from imaging.dataset import read_dataset
@@ -53,7 +54,11 @@ def test_rois_are_labelled_from_the_pattern_map_as_regions_are_drawn(studies, tm
                 assert label == CLASS_NAMES[1 + int(np.argmax(counts[2:]))]
                 assert counts[2:].max() >= 0.6 * counts[2:].sum()
             stored = np.asarray(Image.open(out / roi["path"]), dtype=np.int32) - 1024
-            assert np.array_equal(stored, hounsfield[index, top : top + side, left : left + side])
+            native = hounsfield[index, top : top + side, left : left + side]
+            assert stored.shape == (64, 64)
+            assert np.array_equal(stored, np.rint(resample_hounsfield(native, 64)))
+            # Resampling keeps the ROI's attenuation: the mean HU moves by a few HU at most.
+            assert abs(stored.mean() - native.mean()) < 10
     settings = json.loads((out / "roi_dataset_settings.json").read_text(encoding="utf-8"))
     assert settings["field_of_view_mm"] == 30.0
 
@@ -66,6 +71,6 @@ def test_a_folder_without_pattern_maps_is_refused_and_nothing_written(tmp_path, 
     assert not out.exists()
 
 
-@pytest.mark.parametrize("option", [["--roi-mm", "0"], ["--slice-step", "0"]])
+@pytest.mark.parametrize("option", [["--roi-mm", "0"], ["--slice-step", "0"], ["--roi-pixels", "16"]])
 def test_impossible_settings_are_usage_errors(studies, tmp_path, option):
     assert cli_main(["roi-dataset", str(studies["mixed"]), "--out", str(tmp_path / "rois"), *option]) == 2
