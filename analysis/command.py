@@ -42,8 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--url", default=DEFAULT_TRITON_URL, help=f"Triton gRPC address ({DEFAULT_TRITON_URL})"
     )
-    parser.add_argument("--model", default=TritonSettings.model, help="served model name")
-    parser.add_argument("--stride-mm", type=float, default=defaults.stride_mm, help="map cell side in mm")
+    parser.add_argument(
+        "--model", default=TritonSettings.model, help="served model name (default %(default)s)"
+    )
+    parser.add_argument(
+        "--stride-mm",
+        type=float,
+        default=defaults.stride_mm,
+        help="map cell side in mm (default %(default)s)",
+    )
     parser.add_argument(
         "--slice-step", type=int, default=defaults.slice_step, help="analyse every Nth lung slice"
     )

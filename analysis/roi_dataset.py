@@ -68,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--stride-mm", type=float, help="distance between ROI centres (default: the ROI side)"
     )
     parser.add_argument(
-        "--slice-step", type=int, default=RoiSettings.slice_step, help="use every Nth lung slice"
+        "--slice-step",
+        type=int,
+        default=RoiSettings.slice_step,
+        help="use every Nth lung slice (default %(default)s)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
