@@ -14,9 +14,9 @@ INSTALLED := $(VENV)/.installed
 # (200 patients, 40 held out) for the printed test accuracy to be measured, not guessed.
 demo: install
 	$(BIN)/emphysema synth --out $(DATA) --patients 200 --slices-per-patient 4 --seed 7 --size 128 --overwrite
-	$(BIN)/emphysema train --data $(DATA) --model simple_cnn --quick --out runs/demo --overwrite
-	$(BIN)/emphysema export --run runs/demo --repository model_repository --name simple_cnn
-	$(BIN)/emphysema app --serve model_repository
+	$(BIN)/emphysema train --data $(DATA) --architecture simple_cnn --quick --out runs/demo --overwrite
+	$(BIN)/emphysema export --run runs/demo --repository model_repository --model simple_cnn
+	$(BIN)/emphysema app --serve --repository model_repository
 
 test: install lint
 	$(BIN)/pytest -m "not gpu" --timeout=900

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
     parser.add_argument(
-        "--url", default=DEFAULT_TRITON_URL, help=f"Triton gRPC address ({DEFAULT_TRITON_URL})"
+        "--url", default=DEFAULT_TRITON_URL, help=f"Triton gRPC address (default {DEFAULT_TRITON_URL})"
     )
     parser.add_argument(
         "--model", default=TritonSettings.model, help="served model name (default %(default)s)"
@@ -52,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="map cell side in mm (default %(default)s)",
     )
     parser.add_argument(
-        "--slice-step", type=int, default=defaults.slice_step, help="analyse every Nth lung slice"
+        "--slice-step",
+        type=int,
+        default=defaults.slice_step,
+        help="analyse every Nth lung slice (default %(default)s)",
     )
     parser.add_argument("--field-of-view-mm", type=float, help="ROI side in mm (default: the model's)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")

@@ -28,6 +28,8 @@ class FieldOfView:
 def resolve_field_of_view(info: ModelInfo, override_mm: float | None, pixel_mm: float) -> FieldOfView:
     """Return the field of view to tile a study with, or raise AnalysisError when it would mislead."""
     model_mm = info.field_of_view_mm
+    if model_mm is not None and not model_mm > 0:
+        raise AnalysisError(f"model {info.name!r} states {model_mm:g} mm, not a usable field of view")
     if override_mm is not None:
         if model_mm is not None and abs(override_mm - model_mm) > LARGEST_MISMATCH * model_mm:
             raise AnalysisError(

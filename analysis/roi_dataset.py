@@ -56,13 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("studies", nargs="+", type=Path, help="study folders, or a folder of them")
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
     parser.add_argument(
-        "--roi-mm", type=float, default=DEFAULT_ROI_MM, help=f"ROI side in mm ({DEFAULT_ROI_MM:g})"
+        "--roi-mm", type=float, default=DEFAULT_ROI_MM, help=f"ROI side in mm (default {DEFAULT_ROI_MM:g})"
     )
     parser.add_argument(
         "--roi-pixels",
         type=int,
         default=DEFAULT_ROI_PIXELS,
-        help=f"stored ROI side in px ({DEFAULT_ROI_PIXELS})",
+        help=f"stored ROI side in px (default {DEFAULT_ROI_PIXELS})",
     )
     parser.add_argument(
         "--stride-mm", type=float, help="distance between ROI centres (default: the ROI side)"

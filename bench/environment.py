@@ -23,6 +23,8 @@ RECORDED_PACKAGES: tuple[str, ...] = (
     "nvidia-pytriton",
     "matplotlib",
 )
+
+
 def memory_gib(meminfo: Path = Path("/proc/meminfo")) -> float | None:
     """Total memory in GiB, or None where /proc/meminfo does not exist."""
     if not meminfo.is_file():

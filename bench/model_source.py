@@ -88,7 +88,7 @@ def select_versions(
     if not (model_directory / CONFIG_FILENAME).is_file():
         raise BenchError(
             f"{model_directory / CONFIG_FILENAME}: not found; export a run first with "
-            f"`emphysema export --run runs/NAME --repository {repository} --name {model}`"
+            f"`emphysema export --run runs/NAME --repository {repository} --model {model}`"
         )
     versions = read_exported_versions(model_directory)
     if version is not None:
@@ -110,7 +110,7 @@ def select_versions(
         if not candidates:
             raise BenchError(
                 f"{model_directory}: no fp32 export to measure; run `emphysema export --run "
-                f"runs/NAME --repository {repository} --name {model}`"
+                f"runs/NAME --repository {repository} --model {model}`"
             )
         fp32 = candidates[-1]
     int8 = [entry for entry in versions if entry.precision == "int8"]

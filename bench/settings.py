@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from imaging.contract import DEFAULT_REPOSITORY
 from imaging.errors import EmphysemaError, UsageError
 
 
@@ -48,7 +49,7 @@ class BenchSettings:
     """
 
     model: str = "inceptionv3"
-    repository: Path = Path("model_repository")
+    repository: Path = Path(DEFAULT_REPOSITORY)
     out: Path = Path("bench/results")
     version: int | None = None
     quick: bool = False

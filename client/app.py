@@ -49,8 +49,10 @@ def forget_uploaded_bytes(uploads: list) -> None:
 
 st.set_page_config(page_title="Emphysema HRCT classifier", page_icon="🫁", layout="wide")
 st.title("Emphysema pattern classifier for lung HRCT")
-st.caption(f"**{DISCLAIMER}** Patterns: normal tissue (NT), centrilobular (CLE), paraseptal (PSE), "
-           "panlobular (PLE) emphysema.")
+st.caption(
+    f"**{DISCLAIMER}** Patterns: normal tissue (NT), centrilobular (CLE), paraseptal (PSE), "
+    "panlobular (PLE) emphysema."
+)
 
 state = st.session_state
 # Each entry: {"name", "scan" (de-identified), "lung" (LungLikeness), "predictions": {model: Prediction},
@@ -81,7 +83,9 @@ elif classifier is not None:
 # --- Upload: decode and de-identify at once, then drop the raw bytes --------------------------------
 uploads = st.file_uploader(
     f"CT slices: DICOM, PNG, JPEG or TIFF (at most {MAXIMUM_UPLOAD_BYTES // 2**20} MB each)",
-    type=list(UPLOAD_SUFFIXES), accept_multiple_files=True, key=f"uploads_{state.uploader_round}",
+    type=list(UPLOAD_SUFFIXES),
+    accept_multiple_files=True,
+    key=f"uploads_{state.uploader_round}",
 )
 if uploads:
     for upload in uploads:
@@ -90,8 +94,15 @@ if uploads:
         except ScanReadError as error:
             state.errors.append(str(error))
         else:
-            state.entries.append({"name": upload.name, "scan": scan, "lung": assess_lung_likeness(scan),
-                                  "predictions": {}, "maps": {}})
+            state.entries.append(
+                {
+                    "name": upload.name,
+                    "scan": scan,
+                    "lung": assess_lung_likeness(scan),
+                    "predictions": {},
+                    "maps": {},
+                }
+            )
     forget_uploaded_bytes(uploads)
     state.uploader_round += 1  # a new, empty uploader widget: the session no longer holds the bytes
     state.shown_scan = len(state.entries) - 1
@@ -121,12 +132,15 @@ if classifier is not None and info is not None:
 # While the server is down, keep showing the results of the model chosen last.
 model = info.name if info is not None else state.get("model")
 if len(state.entries) > 1 and model is not None:
-    views.results_table(state.entries, model)
+    views.results_table(state.entries, model, info)
 if state.entries:
     names = [f"{number + 1}. {entry['name']}" for number, entry in enumerate(state.entries)]
     state.shown_scan = min(state.get("shown_scan", 0), len(names) - 1)
-    chosen = st.selectbox("Scan to show", range(len(names)), format_func=names.__getitem__,
-                          key="shown_scan") if len(names) > 1 else 0
+    chosen = (
+        st.selectbox("Scan to show", range(len(names)), format_func=names.__getitem__, key="shown_scan")
+        if len(names) > 1
+        else 0
+    )
     views.scan_detail(state.entries[chosen], model, classifier, info)
     if st.button("Remove all scans"):
         state.entries, state.shown_scan = [], 0

@@ -20,8 +20,9 @@ class ModelInfo:
         versions: the versions Triton reports.
         image_size: ``S``, the side of the square input image the model takes.
         max_batch_size: the most images one request may carry.
-        field_of_view_mm: the side of the square region the model was trained on, in mm, from the
-            config's ``field_of_view_mm`` parameter; None for a slice-level model.
+        field_of_view_mm: the field of view the model was trained for, where its config states
+            one (a ``field_of_view_mm`` parameter); ``None`` for slice-level models, which take
+            any slice.
     """
 
     name: str
@@ -29,6 +30,24 @@ class ModelInfo:
     image_size: int
     max_batch_size: int
     field_of_view_mm: float | None = None
+
+    @property
+    def version(self) -> str:
+        """The version that answers: the newest one served (Triton's default version policy)."""
+        return max(self.versions, key=lambda version: (len(version), version), default="?")
+
+    def describe(self) -> str:
+        """``"model simple_cnn, version 2, slice-level (no field of view)"``: where a result came from."""
+        view = (
+            "slice-level (no field of view)"
+            if self.field_of_view_mm is None
+            else f"field of view {self.field_of_view_mm:g} mm"
+        )
+        return f"model {self.name}, version {self.version}, {view}"
+
+    def as_record(self) -> dict[str, object]:
+        """The same facts as JSON/CSV fields."""
+        return {"model": self.name, "model_version": self.version, "field_of_view_mm": self.field_of_view_mm}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,13 +78,16 @@ def _tensor(tensors: list[dict], name: str, model: str, kind: str) -> dict:
     return matching[0]
 
 
-def check_model_metadata(metadata: dict, max_batch_size: int, url: str) -> ModelInfo:
+def check_model_metadata(
+    metadata: dict, max_batch_size: int, url: str, field_of_view_mm: float | None = None
+) -> ModelInfo:
     """Check Triton's model metadata (``get_model_metadata(as_json=True)``) against the contract.
 
     Args:
         metadata: the metadata as JSON, shapes as strings or integers.
         max_batch_size: the model config's ``max_batch_size`` (or a fallback when it cannot be read).
         url: the server address, for the messages.
+        field_of_view_mm: the config's ``field_of_view_mm`` parameter, if it has one.
 
     Returns:
         The checked :class:`ModelInfo`; ``image_size`` is read from the input shape, so any size works.
@@ -105,28 +127,5 @@ def check_model_metadata(metadata: dict, max_batch_size: int, url: str) -> Model
         versions=tuple(str(version) for version in metadata.get("versions", [])),
         image_size=image_shape[1],
         max_batch_size=max_batch_size,
+        field_of_view_mm=field_of_view_mm,
     )
-
-
-FIELD_OF_VIEW_PARAMETER = "field_of_view_mm"
-
-
-def read_field_of_view(config: dict, model: str) -> float | None:
-    """Return the ``field_of_view_mm`` parameter of a model config (``as_json``), None when absent.
-
-    Raises:
-        ModelContractError: the parameter is there but not a positive number.
-    """
-    parameter = config.get("parameters", {}).get(FIELD_OF_VIEW_PARAMETER)
-    if parameter is None:
-        return None
-    text = parameter.get("string_value", "")
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise ModelContractError(
-            f"model {model!r}: parameter {FIELD_OF_VIEW_PARAMETER} is {text!r}, not mm > 0"
-        )
-    return value

@@ -27,31 +27,76 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
-EMPTIED_KEYWORDS = frozenset({
-    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID", "AccessionNumber",
-    "ReferringPhysicianName", "StudyDate", "StudyTime", "ContentDate", "ContentTime",
-})
-REMOVED_KEYWORDS = frozenset({
-    "OtherPatientIDsSequence", "ReferencedPatientSequence", "RequestAttributesSequence",
-    "PatientBirthTime", "PatientWeight", "PatientSize", "PatientAddress", "PatientTelephoneNumbers",
-    "EthnicGroup", "MilitaryRank", "BranchOfService", "PregnancyStatus", "PatientReligiousPreference",
-    "InstitutionCodeSequence", "PhysiciansOfRecordIdentificationSequence",
-    "ReferencedPerformedProcedureStepSequence", "DataSetTrailingPadding",
-})
+EMPTIED_KEYWORDS = frozenset(
+    {
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyID",
+        "AccessionNumber",
+        "ReferringPhysicianName",
+        "StudyDate",
+        "StudyTime",
+        "ContentDate",
+        "ContentTime",
+    }
+)
+REMOVED_KEYWORDS = frozenset(
+    {
+        "OtherPatientIDsSequence",
+        "ReferencedPatientSequence",
+        "RequestAttributesSequence",
+        "PatientBirthTime",
+        "PatientWeight",
+        "PatientSize",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "EthnicGroup",
+        "MilitaryRank",
+        "BranchOfService",
+        "PregnancyStatus",
+        "PatientReligiousPreference",
+        "InstitutionCodeSequence",
+        "PhysiciansOfRecordIdentificationSequence",
+        "ReferencedPerformedProcedureStepSequence",
+        "DataSetTrailingPadding",
+    }
+)
 # Free text kept because it describes the scanner, not the person, and the model may need it.
-KEPT_TEXT_KEYWORDS = frozenset({
-    "SpecificCharacterSet", "Manufacturer", "ManufacturerModelName", "ConvolutionKernel",
-    "SoftwareVersions", "FilterType", "BodyPartExamined", "PhotometricInterpretation",
-})
+KEPT_TEXT_KEYWORDS = frozenset(
+    {
+        "SpecificCharacterSet",
+        "Manufacturer",
+        "ManufacturerModelName",
+        "ConvolutionKernel",
+        "SoftwareVersions",
+        "FilterType",
+        "BodyPartExamined",
+        "PhotometricInterpretation",
+    }
+)
 # UIDs defined by the standard itself (what the object is, how it is encoded): never patient data.
-KEPT_UID_KEYWORDS = frozenset({
-    "SOPClassUID", "ReferencedSOPClassUID", "MediaStorageSOPClassUID", "TransferSyntaxUID",
-    "ImplementationClassUID", "CodingSchemeUID", "ContextGroupExtensionCreatorUID",
-    "MappingResource", "AffectedSOPClassUID", "RequestedSOPClassUID",
-})
+KEPT_UID_KEYWORDS = frozenset(
+    {
+        "SOPClassUID",
+        "ReferencedSOPClassUID",
+        "MediaStorageSOPClassUID",
+        "TransferSyntaxUID",
+        "ImplementationClassUID",
+        "CodingSchemeUID",
+        "ContextGroupExtensionCreatorUID",
+        "MappingResource",
+        "AffectedSOPClassUID",
+        "RequestedSOPClassUID",
+    }
+)
 FILE_META_REMOVED_KEYWORDS = (
-    "SourceApplicationEntityTitle", "SendingApplicationEntityTitle", "ReceivingApplicationEntityTitle",
-    "PrivateInformation", "PrivateInformationCreatorUID",
+    "SourceApplicationEntityTitle",
+    "SendingApplicationEntityTitle",
+    "ReceivingApplicationEntityTitle",
+    "PrivateInformation",
+    "PrivateInformationCreatorUID",
 )
 FREE_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "UR", "AS"})
 DATE_TIME_VRS = frozenset({"DA", "DT", "TM"})

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from client.triton import TritonSettings
 from emphysema.lifetime import die_with_parent, stop_on_signals
+from imaging.contract import DEFAULT_REPOSITORY
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP_SCRIPT = Path(__file__).resolve().with_name("app.py")
@@ -71,8 +72,17 @@ def is_loopback(address: str) -> bool:
 
 def streamlit_command(settings: AppSettings) -> list[str]:
     """The `streamlit run` command line for these settings (config.toml supplies the rest)."""
-    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
-               "--server.port", str(settings.port), "--server.address", settings.address]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_SCRIPT),
+        "--server.port",
+        str(settings.port),
+        "--server.address",
+        settings.address,
+    ]
     for host in settings.allowed_hosts:
         command += ["--server.allowedHosts", host]
     return command
@@ -98,11 +108,17 @@ def start_app(settings: AppSettings) -> subprocess.Popen:
         FileNotFoundError: `.streamlit/config.toml` is missing, so the safe settings would not apply.
     """
     if not CONFIG_FILE.is_file():
-        raise FileNotFoundError(f"{CONFIG_FILE} is missing: the app's safe settings (upload limit, XSRF, no "
-                                "error details) live there. Run the app from a checkout of the repository.")
+        raise FileNotFoundError(
+            f"{CONFIG_FILE} is missing: the app's safe settings (upload limit, XSRF, no "
+            "error details) live there. Run the app from a checkout of the repository."
+        )
     # Tied to this process: if the launcher is killed outright, the kernel stops the app too.
-    return subprocess.Popen(streamlit_command(settings), cwd=PROJECT_ROOT, env=app_environment(settings),  # noqa: S603
-                            preexec_fn=die_with_parent(private_files=True))  # noqa: PLW1509
+    return subprocess.Popen(
+        streamlit_command(settings),
+        cwd=PROJECT_ROOT,
+        env=app_environment(settings),  # noqa: S603
+        preexec_fn=die_with_parent(private_files=True),
+    )  # noqa: PLW1509
 
 
 def wait_until_serving(settings: AppSettings, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
@@ -114,8 +130,10 @@ def wait_until_serving(settings: AppSettings, process: subprocess.Popen, timeout
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the web app exited with status {process.returncode} before serving "
-                               f"(is port {settings.port} already in use?)")
+            raise RuntimeError(
+                f"the web app exited with status {process.returncode} before serving "
+                f"(is port {settings.port} already in use?)"
+            )
         try:
             with urllib.request.urlopen(f"{settings.local_url}/_stcore/health", timeout=2) as response:
                 # Streamlit answers "ok"; another server on the port (say Triton's metrics) may answer 200.
@@ -143,20 +161,38 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = AppSettings()
     parser = argparse.ArgumentParser(prog="emphysema app", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=defaults.port, help=f"web port (default {defaults.port})")
-    parser.add_argument("--address", default=defaults.address,
-                        help=f"address to bind (default {defaults.address}: this machine only)")
+    parser.add_argument(
+        "--address",
+        default=defaults.address,
+        help=f"address to bind (default {defaults.address}: this machine only)",
+    )
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--url", default=defaults.triton_url,
-                        help=f"Triton gRPC address (default {defaults.triton_url})")
-    target.add_argument("--serve", type=Path, metavar="REPOSITORY",
-                        help="also start the embedded Triton on this model repository (free loopback ports) "
-                             "and stop it with the app")
+    target.add_argument(
+        "--url", default=defaults.triton_url, help=f"Triton gRPC address (default {defaults.triton_url})"
+    )
+    target.add_argument(
+        "--serve",
+        action="store_true",
+        help="also start the embedded Triton on --repository (free loopback ports) and stop it with the app",
+    )
+    parser.add_argument(
+        "--repository",
+        type=Path,
+        help=f"model repository the embedded Triton serves, with --serve (default {DEFAULT_REPOSITORY})",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `emphysema app` until interrupted; return the app's exit status (0 after a stop signal)."""
-    arguments = build_parser().parse_args(argv)
+    parser = build_parser()
+    arguments, unknown = parser.parse_known_args(argv)
+    if arguments.serve and len(unknown) == 1 and not unknown[0].startswith("-"):  # the old `--serve DIR`
+        parser.error(f"--serve takes no value; write --serve --repository {unknown[0]}")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if arguments.repository is not None and not arguments.serve:
+        parser.error("--repository needs --serve (or --url for a Triton already running)")
     with stop_on_signals():
         try:
             return _serve_and_run(arguments)
@@ -165,8 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve_and_run(arguments: argparse.Namespace) -> int:
-    if arguments.serve is None:
+    if not arguments.serve:
         return run_app(arguments.port, arguments.address, arguments.url)
+    repository = arguments.repository or Path(DEFAULT_REPOSITORY)
     # The embedded server lives in `deploy` (the `serve` extra), so it is imported only when asked for.
     from deploy.embedded import EmbeddedTriton
     from deploy.errors import ServeError
@@ -176,8 +213,8 @@ def _serve_and_run(arguments: argparse.Namespace) -> int:
     grpc_port, http_port, metrics_port = free_ports(3)
     settings = ServeSettings(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
     try:
-        with EmbeddedTriton(arguments.serve, settings) as server:
-            print(f"Triton is serving {arguments.serve} at {server.grpc_url}", flush=True)
+        with EmbeddedTriton(repository, settings) as server:
+            print(f"Triton is serving {repository} at {server.grpc_url}", flush=True)
             return run_app(arguments.port, arguments.address, server.grpc_url)
     except (ServeError, ValueError) as error:
         print(f"emphysema app: {error}", file=sys.stderr)
@@ -193,12 +230,16 @@ def run_app(port: int, address: str, triton_url: str) -> int:
         print(f"emphysema app: {error}", file=sys.stderr)
         return 2
     if not is_loopback(settings.address):
-        print(f"warning: the app listens on {settings.address}, so anyone on the network can use it "
-              "without a password; `emphysema publish` adds authentication.", file=sys.stderr)
+        print(
+            f"warning: the app listens on {settings.address}, so anyone on the network can use it "
+            "without a password; `emphysema publish` adds authentication.",
+            file=sys.stderr,
+        )
     try:
         wait_until_serving(settings, process)
-        print(f"Web app: {settings.local_url}  (Triton at {settings.triton_url}; Ctrl-C stops it)",
-              flush=True)
+        print(
+            f"Web app: {settings.local_url}  (Triton at {settings.triton_url}; Ctrl-C stops it)", flush=True
+        )
         return process.wait()
     except RuntimeError as error:
         print(f"emphysema app: {error}", file=sys.stderr)

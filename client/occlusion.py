@@ -55,7 +55,9 @@ def occluded_variants(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
 
 
 def sensitivity_map(
-    classifier: TritonClassifier, image: np.ndarray, model: str | None = None,
+    classifier: TritonClassifier,
+    image: np.ndarray,
+    model: str | None = None,
     settings: OcclusionSettings = OcclusionSettings(),
 ) -> tuple[Prediction, np.ndarray]:
     """Classify an image and map how much hiding each region lowers the predicted class's probability.

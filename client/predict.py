@@ -44,8 +44,10 @@ def find_scan_files(paths: Sequence[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found = (
-                candidate for candidate in sorted(path.rglob("*"))
-                if candidate.is_file() and candidate.suffix.lower() in SCAN_SUFFIXES
+                candidate
+                for candidate in sorted(path.rglob("*"))
+                if candidate.is_file()
+                and candidate.suffix.lower() in SCAN_SUFFIXES
                 and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
             )
             files.extend(found)
@@ -62,7 +64,7 @@ def _chunks(files: list[Path], size: int) -> Iterator[list[Path]]:
 
 
 def classify_files(
-    classifier: TritonClassifier, files: list[Path], progress: bool = True
+    classifier: TritonClassifier, files: list[Path], progress: bool = True, model: str | None = None
 ) -> tuple[list[Result], list[str]]:
     """Read and classify files in chunks; return the predictions and one error line per bad file.
 
@@ -71,19 +73,27 @@ def classify_files(
     """
     results: list[Result] = []
     errors: list[str] = []
-    for chunk_results, chunk_errors, _ in classify_chunks(classifier, files, progress):
+    for chunk_results, chunk_errors, _ in classify_chunks(classifier, files, progress, model):
         results.extend(chunk_results)
         errors.extend(chunk_errors)
     return results, errors
 
 
 def classify_chunks(
-    classifier: TritonClassifier, files: list[Path], progress: bool = True
+    classifier: TritonClassifier, files: list[Path], progress: bool = True, model: str | None = None
 ) -> Iterator[tuple[list[Result], list[str], list[Path]]]:
-    """Read and classify files chunk by chunk; yield each chunk's predictions, errors and files."""
-    image_size = classifier.model_info().image_size
-    with tqdm(total=len(files), desc="classifying", unit="file", file=sys.stderr,
-              disable=not progress or len(files) < 2) as bar:
+    """Read and classify files chunk by chunk; yield each chunk's predictions, errors and files.
+
+    ``model`` is the served model to use (default: the settings' own).
+    """
+    image_size = classifier.model_info(model).image_size
+    with tqdm(
+        total=len(files),
+        desc="classifying",
+        unit="file",
+        file=sys.stderr,
+        disable=not progress or len(files) < 2,
+    ) as bar:
         for chunk in _chunks(files, CHUNK_FILES):
             results: list[Result] = []
             errors: list[str] = []
@@ -99,7 +109,7 @@ def classify_chunks(
                 except OSError as error:
                     errors.append(f"{path}: cannot read the file ({error.strerror or error})")
             if images:
-                predictions = classifier.classify(np.stack(images))
+                predictions = classifier.classify(np.stack(images), model)
                 results.extend(
                     (path, prediction, lung)
                     for (path, lung), prediction in zip(readable, predictions, strict=True)
@@ -112,16 +122,29 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of `emphysema predict`."""
     defaults = TritonSettings()
     parser = argparse.ArgumentParser(prog="emphysema predict", description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_DIR",
-                        help="DICOM, PNG, JPEG or TIFF files, or folders of them")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="FILE_OR_DIR",
+        help="DICOM, PNG, JPEG or TIFF files, or folders of them",
+    )
     parser.add_argument("--url", default=defaults.url, help=f"Triton gRPC address (default {defaults.url})")
-    parser.add_argument("--model", default=defaults.model, help=f"model name (default {defaults.model})")
-    parser.add_argument("--timeout", type=float, default=defaults.timeout_seconds,
-                        help=f"deadline of each request in seconds (default {defaults.timeout_seconds:g})")
+    parser.add_argument(
+        "--model", help="served model name (default: the model Triton serves, when it serves one)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults.timeout_seconds,
+        help=f"deadline of each request in seconds (default {defaults.timeout_seconds:g})",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON instead of a table")
     output.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    # The old spelling of --quiet, kept working.
+    parser.add_argument("--no-progress", dest="quiet", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -130,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         files = find_scan_files(arguments.paths)
-        settings = TritonSettings(url=arguments.url, model=arguments.model, timeout_seconds=arguments.timeout)
+        settings = TritonSettings(url=arguments.url, timeout_seconds=arguments.timeout)
     except (FileNotFoundError, ValueError) as error:
         print(f"emphysema predict: {error}", file=sys.stderr)
         return 2
@@ -147,7 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with stop_on_signals():
         try:
             with TritonClassifier(settings) as classifier:
-                chunks = classify_chunks(classifier, files, progress=not arguments.no_progress)
+                model = classifier.choose_model(arguments.model)  # the only one served, if not named
+                writer.model = classifier.model_info(model)
+                chunks = classify_chunks(classifier, files, progress=not arguments.quiet, model=model)
                 for results, chunk_errors, chunk in chunks:
                     with signals_held():  # a stop signal lands between results, never inside one
                         classified = {result[0] for result in results}

@@ -156,12 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--port", type=int, default=defaults.port, help=f"local web port (default {defaults.port})"
     )
-    parser.add_argument("--url", default=TritonSettings().url, help="Triton gRPC address the app uses")
+    parser.add_argument(
+        "--url", default=TritonSettings().url, help="Triton gRPC address the app uses (default %(default)s)"
+    )
     parser.add_argument(
         "--traffic-policy",
         type=Path,
         metavar="FILE",
-        help="ngrok Traffic Policy file (YAML/JSON), e.g. OAuth or OpenID Connect",
+        help="ngrok Traffic Policy file (YAML/JSON), e.g. OAuth or OpenID Connect (default: basic auth from "
+        f"{AUTH_VARIABLE}=user:password)",
     )
     parser.add_argument("--no-auth", action="store_true", help="publish WITHOUT authentication (not advised)")
     parser.add_argument("--ngrok-path", help="an installed ngrok binary (default: pyngrok downloads one)")

@@ -8,7 +8,6 @@ person can act on. ``verbose`` is never switched on: it prints whole requests, p
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +17,8 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from client.contract import ModelInfo, Prediction, check_model_metadata, read_field_of_view
-from client.errors import TritonError, TritonUnavailableError
+from client.contract import ModelInfo, Prediction, check_model_metadata
+from client.errors import ModelNotFoundError, TritonError, TritonUnavailableError
 from client.settings import TritonSettings
 from client.translate import translate_error
 from imaging.contract import CLASS_NAMES, INPUT_DATATYPE, INPUT_NAME, OUTPUT_NAME
@@ -28,6 +27,15 @@ _TRANSIENT = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 # The largest request we send (bytes); Triton itself accepts gRPC messages up to 2 GiB.
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _Result = TypeVar("_Result")
+
+
+def field_of_view_parameter(config: dict) -> float | None:
+    """A config's ``parameters { key: "field_of_view_mm" ... }`` as millimetres (None when absent)."""
+    text = config.get("parameters", {}).get("field_of_view_mm", {}).get("string_value")
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
 
 
 class TritonClassifier:
@@ -79,18 +87,46 @@ class TritonClassifier:
         except InferenceServerException:
             return False
 
-    def model_names(self) -> list[str]:
-        """List the models in Triton's repository, or the configured list where the index is restricted."""
+    def served_models(self) -> list[str]:
+        """The models Triton has ready, sorted.
+
+        Read from Triton's repository index; where that is restricted (the embedded server does
+        so), the configured names (the architectures) that Triton reports ready.
+        """
         try:
             index = self._call("list the model repository", self._client.get_model_repository_index)
         except TritonUnavailableError:
             raise
         except TritonError:
-            # The repository API is restricted (the embedded server does so): offer the configured
-            # models Triton says are ready, or all of them when none is.
-            ready = [name for name in self.settings.models if self.is_model_ready(name)]
-            return ready or list(self.settings.models)
-        return sorted({model.name for model in index.models})
+            return [name for name in self.settings.models if self.is_model_ready(name)]
+        return sorted({model.name for model in index.models if model.state == "READY"})
+
+    def choose_model(self, requested: str | None = None) -> str:
+        """The model to classify with: ``requested`` when Triton serves it, else the only one served.
+
+        Raises:
+            ModelNotFoundError: ``requested`` is not served, or none was asked for and Triton serves
+                none or several; the message lists the models served.
+            TritonUnavailableError: Triton cannot be reached.
+        """
+        if requested is not None and self.is_model_ready(requested):
+            return requested
+        served = self.served_models()
+        if requested is None and len(served) == 1:
+            return served[0]
+        where = f"Triton at {self.settings.url}"
+        listed = ", ".join(served)
+        if not served:
+            problem = f"{where} serves no model" + (f", so not {requested!r}" if requested else "")
+            raise ModelNotFoundError(f"{problem}; export one (`emphysema export`) and serve it", "NOT_FOUND")
+        if requested is None:
+            raise ModelNotFoundError(
+                f"{where} serves {len(served)} models ({listed}); choose one with --model"
+            )
+        raise ModelNotFoundError(
+            f"model {requested!r} is not served by {where}; it serves {listed} (choose with --model)",
+            "NOT_FOUND",
+        )
 
     def model_info(self, model: str | None = None) -> ModelInfo:
         """Read the model's metadata from Triton and check it against the contract (cached per model)."""
@@ -98,17 +134,19 @@ class TritonClassifier:
         if name not in self._model_info:
             action = f"read the metadata of model {name!r}"
             metadata = self._call(action, self._client.get_model_metadata, name, as_json=True)
+            field_of_view = None
             try:
-                config = self._call(action, self._client.get_model_config, name, as_json=True)["config"]
+                config = self._call(action, self._client.get_model_config, name, as_json=True)
+                max_batch_size = int(config["config"].get("max_batch_size", 0))
+                field_of_view = field_of_view_parameter(config["config"])
             except TritonUnavailableError:
                 raise
             except TritonError:
                 # The model-config API may be restricted; the metadata still shows the batch dimension.
-                config = {"max_batch_size": self.settings.max_batch_size}
-            max_batch_size = int(config.get("max_batch_size", 0))
-            field_of_view = read_field_of_view(config, name)
-            info = check_model_metadata(metadata, max_batch_size, self.settings.url)
-            self._model_info[name] = dataclasses.replace(info, field_of_view_mm=field_of_view)
+                max_batch_size = self.settings.max_batch_size
+            self._model_info[name] = check_model_metadata(
+                metadata, max_batch_size, self.settings.url, field_of_view
+            )
         return self._model_info[name]
 
     def classify(self, images: np.ndarray, model: str | None = None) -> list[Prediction]:

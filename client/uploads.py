@@ -25,8 +25,9 @@ UPLOAD_SUFFIXES = ("dcm", "dicom", "png", "jpg", "jpeg", "tif", "tiff")
 logging.getLogger("pydicom").setLevel(logging.CRITICAL)
 
 
-def read_upload(data: bytes, name: str, uid_salt: bytes | None = None,
-                maximum_bytes: int = MAXIMUM_UPLOAD_BYTES) -> Scan:
+def read_upload(
+    data: bytes, name: str, uid_salt: bytes | None = None, maximum_bytes: int = MAXIMUM_UPLOAD_BYTES
+) -> Scan:
     """Decode one upload into a Scan; DICOM is de-identified (PS3.15 basic profile) first.
 
     Args:
@@ -42,8 +43,10 @@ def read_upload(data: bytes, name: str, uid_salt: bytes | None = None,
         ScanReadError: too large, not an accepted format, or not decodable; the message names the file.
     """
     if len(data) > maximum_bytes:
-        raise ScanReadError(name, f"the file is {len(data) / 2**20:.1f} MiB; the limit is "
-                                  f"{maximum_bytes / 2**20:.0f} MiB per file")
+        raise ScanReadError(
+            name,
+            f"the file is {len(data) / 2**20:.1f} MiB; the limit is {maximum_bytes / 2**20:.0f} MiB per file",
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if sniff_format(data, name) != DICOM:

@@ -32,11 +32,15 @@ CLASS_TITLES = {
 
 def unavailable_banner(url: str, detail: str | None = None) -> None:
     """The clear banner shown while Triton cannot be used; the page keeps working otherwise."""
-    message = detail or (f"Triton at {url} is not reachable — start it with `emphysema serve`, or "
-                         "correct the server address in the sidebar.")
-    st.error(f"**The classification server is unavailable.** {message} Scans you upload now are kept "
-             "(de-identified, in memory) and classified as soon as the server is back.",
-             icon=":material/cloud_off:")
+    message = detail or (
+        f"Triton at {url} is not reachable — start it with `emphysema serve`, or "
+        "correct the server address in the sidebar."
+    )
+    st.error(
+        f"**The classification server is unavailable.** {message} Scans you upload now are kept "
+        "(de-identified, in memory) and classified as soon as the server is back.",
+        icon=":material/cloud_off:",
+    )
 
 
 def server_status(classifier: TritonClassifier) -> bool:
@@ -49,11 +53,14 @@ def server_status(classifier: TritonClassifier) -> bool:
 def model_picker(classifier: TritonClassifier, default_model: str) -> ModelInfo | None:
     """Let the user choose a model from the repository; show its status; return its checked info."""
     try:
-        names = classifier.model_names()
+        names = classifier.served_models()
     except TritonError as error:
         st.sidebar.warning(str(error))
         return None
-    index = names.index(default_model) if default_model in names else 0
+    if not names:
+        st.sidebar.warning(f"Triton at {classifier.settings.url} serves no model yet.")
+        return None
+    index = names.index(default_model) if default_model in names else 0  # the only one, when one is served
     model = st.sidebar.selectbox("Model", names, index=index, key="model")
     try:
         info = classifier.model_info(model)
@@ -62,21 +69,36 @@ def model_picker(classifier: TritonClassifier, default_model: str) -> ModelInfo 
         st.error(str(error))
         return None
     versions = ", ".join(info.versions) or "?"
-    st.sidebar.markdown(f"**Model:** :green[●] {info.name} (version {versions}), input {info.image_size}×"
-                        f"{info.image_size}, up to {info.max_batch_size} images per request")
+    st.sidebar.markdown(
+        f"**Model:** :green[●] {info.name} (version {versions}), input {info.image_size}×"
+        f"{info.image_size}, up to {info.max_batch_size} images per request"
+    )
     return info
 
 
-def results_table(entries: list[dict], model: str) -> None:
-    """The table of every classified upload, with a CSV download."""
-    results = [(entry["name"], entry["predictions"][model], entry["lung"])
-               for entry in entries if model in entry["predictions"]]
+def describe_source(model: str, info: ModelInfo | None) -> str:
+    """Which model (and, when the server says, which version and field of view) gave a result."""
+    return info.describe() if info is not None and info.name == model else f"model {model}"
+
+
+def results_table(entries: list[dict], model: str, info: ModelInfo | None) -> None:
+    """The table of every classified upload, naming the model and its version, with a CSV download."""
+    results = [
+        (entry["name"], entry["predictions"][model], entry["lung"])
+        for entry in entries
+        if model in entry["predictions"]
+    ]
     if not results:
         return
-    st.markdown(f"##### Results: {len(results)} scans, model {model}")
-    st.dataframe(pd.DataFrame(prediction_rows(results)), hide_index=True)
-    st.download_button("Download the results (CSV)", format_csv(results) + "\n",
-                       file_name="emphysema_predictions.csv", mime="text/csv")
+    info = info if info is not None and info.name == model else None  # unknown while the server is down
+    st.markdown(f"##### Results: {len(results)} scans, {describe_source(model, info)}")
+    st.dataframe(pd.DataFrame(prediction_rows(results, info)), hide_index=True)
+    st.download_button(
+        "Download the results (CSV)",
+        format_csv(results, info) + "\n",
+        file_name="emphysema_predictions.csv",
+        mime="text/csv",
+    )
     st.caption(DISCLAIMER)
 
 
@@ -97,15 +119,17 @@ def prediction_summary(prediction: Prediction) -> None:
     st.caption("Predicted pattern")
     st.subheader(CLASS_TITLES[prediction.label], anchor=False)
     st.markdown(f"Probability **{prediction.confidence:.1%}**")
-    chart = pd.DataFrame({"class": list(CLASS_NAMES),
-                          "probability": [prediction.probabilities[name] for name in CLASS_NAMES]})
+    chart = pd.DataFrame(
+        {"class": list(CLASS_NAMES), "probability": [prediction.probabilities[name] for name in CLASS_NAMES]}
+    )
     st.bar_chart(chart, x="class", y="probability", sort=False, horizontal=True, height=220)
     st.markdown(CLASS_DESCRIPTIONS[prediction.label])
     st.warning(DISCLAIMER, icon=":material/warning:")
 
 
-def explanation(entry: dict, classifier: TritonClassifier | None, info: ModelInfo | None,
-                window: LungWindow) -> None:
+def explanation(
+    entry: dict, classifier: TritonClassifier | None, info: ModelInfo | None, window: LungWindow
+) -> None:
     """The occlusion-sensitivity map, computed through Triton when asked, overlaid on the scan."""
     maps = entry.setdefault("maps", {})
     if info is not None and info.name not in maps:
@@ -120,12 +144,17 @@ def explanation(entry: dict, classifier: TritonClassifier | None, info: ModelInf
     if info is not None and info.name in maps:
         sensitivity = maps[info.name]
         grey = resize_image(entry["scan"].windowed(window), sensitivity.shape[0])
-        st.image(overlay(grey, sensitivity), caption="Red: regions the predicted class depends on "
-                 "(its probability drops when they are hidden).", width=360)
+        st.image(
+            overlay(grey, sensitivity),
+            caption="Red: regions the predicted class depends on "
+            "(its probability drops when they are hidden).",
+            width=360,
+        )
 
 
-def scan_detail(entry: dict, model: str | None, classifier: TritonClassifier | None,
-                info: ModelInfo | None) -> None:
+def scan_detail(
+    entry: dict, model: str | None, classifier: TritonClassifier | None, info: ModelInfo | None
+) -> None:
     """One scan: the image in an adjustable window, and its prediction with the explanation."""
     image_column, result_column = st.columns([1, 1])
     with image_column:
@@ -137,8 +166,10 @@ def scan_detail(entry: dict, model: str | None, classifier: TritonClassifier | N
             st.info("Not classified yet: waiting for the classification server.")
             return
         if not entry["lung"].looks_like_lung:
-            st.error(f"**{NOT_LUNG_WARNING[0].upper()}{NOT_LUNG_WARNING[1:]}.** {entry['lung'].reason}.",
-                     icon=":material/block:")
+            st.error(
+                f"**{NOT_LUNG_WARNING[0].upper()}{NOT_LUNG_WARNING[1:]}.** {entry['lung'].reason}.",
+                icon=":material/block:",
+            )
         prediction_summary(prediction)
+        st.caption(f"From {describe_source(model, info)}.")
         explanation(entry, classifier, info, window)
-

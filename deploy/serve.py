@@ -21,6 +21,7 @@ from deploy.errors import ServeError
 from deploy.settings import LOOPBACK, ServeSettings
 from deploy.supervisor import TritonSupervisor
 from export.model_repository import RepositoryError
+from imaging.contract import DEFAULT_REPOSITORY
 
 DEFAULTS = ServeSettings()
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -36,17 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--repository",
         type=Path,
-        default=Path("model_repository"),
-        help="ONNX model repository (default: model_repository)",
+        default=Path(DEFAULT_REPOSITORY),
+        help="ONNX model repository (default: %(default)s)",
     )
     parser.add_argument(
         "--host",
         default=DEFAULTS.host,
         help=f"address to bind (default {DEFAULTS.host}; 0.0.0.0 exposes the server to the network)",
     )
-    parser.add_argument("--grpc-port", type=int, default=DEFAULTS.grpc_port)
-    parser.add_argument("--http-port", type=int, default=DEFAULTS.http_port)
-    parser.add_argument("--metrics-port", type=int, default=DEFAULTS.metrics_port)
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=DEFAULTS.grpc_port,
+        help="Triton's gRPC port, the one predict and the app use (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-port", type=int, default=DEFAULTS.http_port, help="Triton's HTTP port (default %(default)s)"
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=DEFAULTS.metrics_port,
+        help="Triton's Prometheus metrics port (default %(default)s)",
+    )
     parser.add_argument(
         "--supervisor-port",
         type=int,

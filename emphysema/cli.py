@@ -7,6 +7,7 @@ client-only install (no TensorFlow) can run `predict` and `app`.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import sys
@@ -57,6 +58,12 @@ def _usage() -> str:
     lines += [f"  {name:<12} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
     lines += ["", "Run `emphysema SUBCOMMAND --help` for its options.", "", EXIT_STATUS_HELP]
     return "\n".join(lines)
+
+
+def build_parser(name: str) -> argparse.ArgumentParser:
+    """The argument parser of subcommand ``name`` (each stage's ``build_parser``), for help and tests."""
+    module_name, _ = SUBCOMMANDS[name]
+    return importlib.import_module(module_name).build_parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

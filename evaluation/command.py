@@ -81,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from training.evaluate import evaluate_run
 
     metrics = evaluate_run(arguments.run, arguments.data, arguments.bootstrap)
+    part = metrics["run"].get("evaluated_on", "test")  # validation when trained with --test-fraction 0
     print(
-        f"accuracy {format_estimate(metrics['accuracy'])} on {metrics['count']} test images; "
+        f"{part} accuracy {format_estimate(metrics['accuracy'])} on {metrics['count']} {part} images; "
         f"report: {arguments.run / REPORT_FILE}"
     )
     print("\n".join(console_summary(metrics)))

@@ -47,12 +47,15 @@ def triton_scorer(run: Run, url: str, model: str | None = None) -> Scorer:
     """The model Triton serves at ``url`` as ``model`` (default: the run's architecture).
 
     Raises:
-        TritonError: Triton is unreachable, the model is not served, or it takes another image
+        TritonError: Triton is unreachable, the model is not served (the served ones are listed), or
+            it takes another image
             size than the run was trained with (then it is not this run's export).
     """
-    settings = TritonSettings(url=url, model=model or run.architecture)
-    with TritonClassifier(settings) as classifier:
-        info = classifier.model_info()
+    with TritonClassifier(TritonSettings(url=url)) as classifier:
+        # A model that is not served is named with the ones that are.
+        name = classifier.choose_model(model or run.architecture)
+        info = classifier.model_info(name)
+    settings = TritonSettings(url=url, model=name)
     if info.image_size != run.image_size:
         raise TritonError(
             f"the served model {info.name!r} takes {info.image_size} px images, but run {run.folder} was "

@@ -6,7 +6,6 @@ then write, atomically. A failed check writes nothing.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import json
@@ -17,8 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from export.settings import INT8_ACTIVATIONS, PRECISIONS, ExportError, ExportSettings
+from export.arguments import build_parser
+from export.settings import ExportError, ExportSettings
 from imaging.contract import ARCHITECTURES
+from imaging.errors import UsageError
 from training.run_folder import Run, read_run
 
 
@@ -47,9 +48,11 @@ def export_run(run: Run, repository: str | Path, settings: ExportSettings, comma
         The new version, its folder and the measured checks.
 
     Raises:
+        UsageError: the model name is another architecture's and ``settings.force`` is False.
         ExportError: failed parity or accuracy check; nothing is written then.
         RunError: a split or model file the run folder cannot provide.
     """
+    check_model_name(settings.model_name, run.architecture, settings.force)
     import onnx
 
     from export import model_repository, onnx_graph, parity, precision, publishing, triton_config
@@ -135,65 +138,22 @@ def export_run(run: Run, repository: str | Path, settings: ExportSettings, comma
     )
 
 
+def check_model_name(name: str, architecture: str, force: bool) -> None:
+    """Refuse to serve one architecture under another's name: clients would trust the wrong model.
+
+    Raises:
+        UsageError: ``name`` is an architecture other than ``architecture`` and ``force`` is False.
+    """
+    if name in ARCHITECTURES and name != architecture and not force:
+        raise UsageError(
+            f"--model {name} is the name of another architecture, but this run trained {architecture}; "
+            f"export it as --model {architecture} (predict and the app find it when it is the only "
+            f"model served), or pass --force to serve a {architecture} under the name {name}"
+        )
+
+
 def _step(message: str) -> None:
     print(f"export: {message}", flush=True)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The `emphysema export` command line; defaults come from ExportSettings."""
-    defaults = ExportSettings()
-    parser = argparse.ArgumentParser(prog="emphysema export", description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, type=Path, help="training run folder (runs/NAME)")
-    parser.add_argument(
-        "--repository",
-        type=Path,
-        default=Path("model_repository"),
-        help="Triton model repository root (default: model_repository)",
-    )
-    parser.add_argument(
-        "--name",
-        help=f"model name in the repository, one of {', '.join(ARCHITECTURES)} or your "
-        "own (default: the run's architecture)",
-    )
-    parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision)
-    parser.add_argument(
-        "--int8-activations",
-        choices=INT8_ACTIVATIONS,
-        default=defaults.int8_activations,
-        help="int8: portable, TensorRT-ready; uint8: fastest for CPU serving on x86 (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--int8-reduce-range",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.int8_reduce_range,
-        help="int8: 7-bit weights, exact on x86 CPUs without VNNI too (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--int8-check-cpu",
-        default=defaults.int8_check_cpu,
-        metavar="QEMU_CPU",
-        help="int8: also evaluate on this emulated CPU (qemu-x86_64 -cpu; AVX2 without VNNI); "
-        "'' to skip (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--tensorrt", action="store_true", help="add the TensorRT FP16 accelerator (GPU Triton)"
-    )
-    parser.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
-    parser.add_argument(
-        "--queue-delay-us",
-        type=int,
-        default=defaults.queue_delay_us,
-        help="dynamic batching max queue delay in microseconds",
-    )
-    parser.add_argument("--opset", type=int, default=defaults.opset)
-    parser.add_argument(
-        "--accuracy-drop-tolerance",
-        type=float,
-        default=defaults.accuracy_drop_tolerance,
-        help="largest accepted fp16/int8 accuracy drop as a fraction (default: %(default)s)",
-    )
-    parser.add_argument("--force", action="store_true", help="export fp16/int8 even past the tolerance")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     run = read_run(arguments.run)
-    name = arguments.name or run.architecture
+    name = arguments.model or run.architecture
     settings = ExportSettings(
         model_name=name,
         precision=arguments.precision,

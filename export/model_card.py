@@ -82,6 +82,7 @@ def build_model_card(
     """
     return {
         "model_name": settings["model_name"],
+        "architecture": run.architecture,
         "version": version,
         "precision": settings["precision"],
         "exported_at": exported_at,

@@ -125,7 +125,7 @@ def generating_command(settings: ExportSettings) -> str:
     """The command that writes a config; the run only matters through its graph's signature."""
     words = [
         "emphysema export --run RUN",
-        f"--name {settings.model_name}",
+        f"--model {settings.model_name}",
         f"--max-batch-size {settings.max_batch_size}",
         f"--queue-delay-us {settings.queue_delay_us}",
     ]

@@ -31,3 +31,5 @@ LUNG_WINDOW_LEVEL = -600.0
 # Triton's standard gRPC port, and the address a client uses when told nothing else.
 DEFAULT_GRPC_PORT = 8001
 DEFAULT_TRITON_URL = f"localhost:{DEFAULT_GRPC_PORT}"
+# The model repository export writes to and serve, app --serve and bench read, unless told otherwise.
+DEFAULT_REPOSITORY = "model_repository"

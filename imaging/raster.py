@@ -86,9 +86,11 @@ def read_tiff(data: bytes, name: str) -> Scan:
             check_image_size(shape[0], shape[1], name)
             if page.nbytes > MAXIMUM_DECODED_BYTES:
                 raise ScanReadError(
-                    name, f"the TIFF's {page.dtype} pixels of shape {shape} would take "
+                    name,
+                    f"the TIFF's {page.dtype} pixels of shape {shape} would take "
                     f"{page.nbytes / 2**20:.0f} MiB; at most {MAXIMUM_DECODED_BYTES // 2**20} MiB is "
-                    "accepted (refused before decoding)")
+                    "accepted (refused before decoding)",
+                )
             values = page.asarray()
             offset = _offset_from_text(str(page.description or ""), name)
     except ScanReadError:

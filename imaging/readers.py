@@ -83,8 +83,10 @@ def read_source_bytes(source: str | Path | bytes, name: str | None = None) -> tu
             if not stat.S_ISREG(status.st_mode):
                 raise ScanReadError(name, "not a regular file (a device, pipe or socket cannot hold a scan)")
             if status.st_size > MAXIMUM_FILE_BYTES:
-                raise ScanReadError(name, f"the file is {status.st_size // 2**20} MiB; at most "
-                                          f"{MAXIMUM_FILE_BYTES // 2**20} MiB")
+                raise ScanReadError(
+                    name,
+                    f"the file is {status.st_size // 2**20} MiB; at most {MAXIMUM_FILE_BYTES // 2**20} MiB",
+                )
             data = file.read(MAXIMUM_FILE_BYTES + 1)
         if len(data) > MAXIMUM_FILE_BYTES:
             raise ScanReadError(name, f"the file grew past {MAXIMUM_FILE_BYTES // 2**20} MiB while read")

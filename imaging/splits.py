@@ -19,9 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from imaging.classes import CLASS_NAMES, class_index
+from imaging.errors import EmphysemaError
 from imaging.samples import Sample
 
 PARTS = ("train", "validation", "test")
+
+
+class SplitError(EmphysemaError, ValueError):
+    """The data set has too few patients for the asked split; the message names flags that fit it.
+
+    Each piece of advice is checked against the data set before it is given, so following it works.
+    """
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -99,16 +107,25 @@ def grouped_split(
     Raises:
         ValueError: bad fractions, or a class with fewer patients than non-empty parts.
     """
-    for name, fraction in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
+    for name, fraction in (
+        ("--validation-fraction", validation_fraction),
+        ("--test-fraction", test_fraction),
+    ):
         if not 0 <= fraction < 1:
             raise ValueError(f"{name} must be in [0, 1), got {fraction}")
     if validation_fraction + test_fraction >= 1:
-        raise ValueError(
-            f"validation_fraction + test_fraction must be below 1, got {validation_fraction + test_fraction}"
-        )
+        total = validation_fraction + test_fraction
+        raise ValueError(f"--validation-fraction + --test-fraction must be below 1, got {total}")
     parts_needed = 1 + (validation_fraction > 0) + (test_fraction > 0)
     patients_by_class = _patients_by_class(samples, np.random.default_rng(seed))
-    _require_patients(patients_by_class, parts_needed, f"a grouped split into {parts_needed} parts")
+    fewest = min(len(patients) for patients in patients_by_class.values())
+    if fewest < parts_needed:
+        advice = []  # only advice that this data set satisfies
+        if test_fraction > 0 and fewest >= parts_needed - 1:
+            advice.append("--test-fraction 0 (the validation split is then the one evaluated)")
+        if validation_fraction > 0 and fewest >= parts_needed - 1:
+            advice.append("--validation-fraction 0 (the best epoch is then chosen on the training data)")
+        _refuse_small_classes(patients_by_class, parts_needed, f"a split into {parts_needed} parts", advice)
     chosen: dict[str, list[str]] = {part: [] for part in PARTS}
     for patients in patients_by_class.values():
         count = len(patients)
@@ -138,18 +155,28 @@ def grouped_folds(
             in every fold's test, validation and training parts.
     """
     if folds < 2:
-        raise ValueError(f"folds must be at least 2, got {folds}")
+        raise ValueError(f"--folds must be at least 2, got {folds}")
     if not 0 <= validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+        raise ValueError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
     rng = np.random.default_rng(seed)
     patients_by_class = _patients_by_class(samples, rng)
     patient_count = sum(len(patients) for patients in patients_by_class.values())
     if patient_count < folds:
-        raise ValueError(f"{folds} folds need at least {folds} patients; the data set has {patient_count}")
-    needed = _fold_minimum(folds, with_validation=validation_fraction > 0)
-    _require_patients(
-        patients_by_class, needed, f"{folds} folds" + (" with validation" if validation_fraction else "")
-    )
+        raise SplitError(f"{folds} folds need at least {folds} patients; the data set has {patient_count}")
+    with_validation = validation_fraction > 0
+    needed = _fold_minimum(folds, with_validation)
+    fewest = min(len(patients) for patients in patients_by_class.values())
+    if fewest < needed:
+        advice = [f"--folds {count}" for count in _fitting_folds(folds - 1, with_validation, fewest)][:1]
+        if with_validation and not advice:
+            fitting = _fitting_folds(folds, False, fewest)[:1]
+            advice += [
+                ("" if count == folds else f"--folds {count} ")
+                + "--validation-fraction 0 (the best epoch is then chosen on the training data)"
+                for count in fitting
+            ]
+        request = f"{folds} folds" + (" with validation" if with_validation else "")
+        _refuse_small_classes(patients_by_class, needed, request, advice)
     fold_of: dict[str, int] = {}
     position = 0  # continues across classes so the folds stay balanced in size
     for patients in patients_by_class.values():
@@ -170,6 +197,11 @@ def grouped_folds(
             chosen["train"] += rest[validation:]
         splits.append(_split_from_patients(samples, chosen))
     return splits
+
+
+def _fitting_folds(most: int, with_validation: bool, fewest: int) -> list[int]:
+    """Fold counts from ``most`` down to 2 that a class of ``fewest`` patients can fill."""
+    return [count for count in range(most, 1, -1) if _fold_minimum(count, with_validation) <= fewest]
 
 
 def _fold_minimum(folds: int, with_validation: bool) -> int:
@@ -205,14 +237,16 @@ def _patients_by_class(samples: Sequence[Sample], rng: np.random.Generator) -> d
     }
 
 
-def _require_patients(patients_by_class: dict[str, list[str]], needed: int, request: str) -> None:
+def _refuse_small_classes(
+    patients_by_class: dict[str, list[str]], needed: int, request: str, advice: Sequence[str]
+) -> None:
     short = {label: len(patients) for label, patients in patients_by_class.items() if len(patients) < needed}
-    if short:
-        listed = ", ".join(f"{label} has {count}" for label, count in short.items())
-        raise ValueError(
-            f"{request} needs at least {needed} patients per class so every class appears in every part; "
-            f"{listed}. Add patients, use fewer folds, or set validation_fraction/test_fraction to 0"
-        )
+    listed = ", ".join(f"{label} has {count}" for label, count in short.items())
+    ways = "".join(f"\n  - or pass {piece}" for piece in advice)
+    raise SplitError(
+        f"{request} needs at least {needed} patients per class so every class appears in every part; "
+        f"{listed}.\n  - add patients{ways}"
+    )
 
 
 def _split_from_patients(samples: Sequence[Sample], chosen: dict[str, list[str]]) -> DataSplit:

@@ -114,14 +114,21 @@ def markdown(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``emphysema study-bench``; 0 when the three steps fit the target."""
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``emphysema study-bench`` argument parser (two hidden options run its child process)."""
     parser = argparse.ArgumentParser(prog="emphysema study-bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("bench/results/study"), help="results folder")
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench/results/study"), help="results folder (default %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=31, help="phantom seed (default 31)")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child process's job
     parser.add_argument("--measure-simpleitk", type=Path, help=argparse.SUPPRESS)
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``emphysema study-bench``; 0 when the three steps fit the target."""
+    arguments = build_parser().parse_args(argv)
     if arguments.measure is not None:
         print(json.dumps(measure(arguments.measure)))
         return 0

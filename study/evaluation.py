@@ -153,10 +153,12 @@ def write_example(folder: Path, target: Path) -> None:
         written.write_text(text.replace(str(folder.parent), "<generated>"), encoding="utf-8")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``emphysema study-eval``; 0 when every target is met, 1 otherwise."""
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``emphysema study-eval`` argument parser."""
     parser = argparse.ArgumentParser(prog="emphysema study-eval", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("bench/results/study"), help="results folder")
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench/results/study"), help="results folder (default %(default)s)"
+    )
     parser.add_argument(
         "--size", choices=sorted(STUDY_SIZES), default="medium", help="study size (default medium)"
     )
@@ -167,7 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--studies", type=int, help="evaluate this many studies spread over the plan (default all 18)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``emphysema study-eval``; 0 when every target is met, 1 otherwise."""
+    arguments = build_parser().parse_args(argv)
     settings = settings_for_size(arguments.size)
     arguments.out.mkdir(parents=True, exist_ok=True)
     results = []

@@ -39,8 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--each", action="store_true", help="treat every entry of each STUDY folder as a study"
     )
-    parser.add_argument("--out", type=Path, help="write CSV, JSON and pictures into this folder")
-    parser.add_argument("--series", help="SeriesInstanceUID to use when a folder holds several CT series")
+    parser.add_argument(
+        "--out", type=Path, help="write CSV, JSON and pictures into this folder (default: print only)"
+    )
+    parser.add_argument(
+        "--series",
+        help="SeriesInstanceUID to use when a folder holds several CT series (default: the only one)",
+    )
     parser.add_argument(
         "--memory-cap-gb", type=float, default=4.0, help="largest study to load (default 4 GiB)"
     )

@@ -275,12 +275,21 @@ def huge_shape_body(image_size: int) -> bytes:
 def deep_nesting_body(image_size: int, depth: int = 200_000) -> bytes:
     """A ~400 KB request whose `data` is nested `depth` levels deep: it overflowed Triton 2.51's stack."""
     shape = f"[1,{image_size},{image_size},1]".encode()
-    return (b'{"inputs":[{"name":"image","datatype":"UINT8","shape":' + shape + b',"data":'
-            + b"[" * depth + b"1" + b"]" * depth + b"}]}")
+    return (
+        b'{"inputs":[{"name":"image","datatype":"UINT8","shape":'
+        + shape
+        + b',"data":'
+        + b"[" * depth
+        + b"1"
+        + b"]" * depth
+        + b"}]}"
+    )
 
 
 @pytest.fixture(scope="session")
 def crash_request_bodies(tiny_repository) -> dict[str, bytes]:
     """The two HTTP inference bodies that crashed the embedded Triton 2.51, for `tiny_repository`."""
-    return {"huge_declared_shape": huge_shape_body(tiny_repository.image_size),
-            "deep_nesting": deep_nesting_body(tiny_repository.image_size)}
+    return {
+        "huge_declared_shape": huge_shape_body(tiny_repository.image_size),
+        "deep_nesting": deep_nesting_body(tiny_repository.image_size),
+    }

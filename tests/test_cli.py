@@ -30,7 +30,7 @@ def test_help_states_the_exit_status_rule(capsys):
 
 def test_an_impossible_setting_is_a_usage_error(tmp_path, capsys):
     # A valid command line that asks for an impossible value: the settings dataclass refuses it.
-    arguments = ["--data", str(tmp_path), "--model", "simple_cnn", "--weights", "imagenet"]
+    arguments = ["--data", str(tmp_path), "--architecture", "simple_cnn", "--weights", "imagenet"]
     status = cli.main(["train", *arguments, "--out", str(tmp_path / "run")])
     assert status == 2
     assert capsys.readouterr().err.strip() == (

@@ -1,7 +1,7 @@
 """`emphysema compare`: train and evaluate several architectures on the same patient-grouped split.
 
-    emphysema compare --data data/synthetic --models all --out runs/compare [--folds 5]
-    emphysema compare --data data/synthetic --models all --out runs/protocol --split patient,image
+    emphysema compare --data data/synthetic --architectures all --out runs/compare [--folds 5]
+    emphysema compare --data data/synthetic --architectures all --out runs/protocol --split patient,image
 
 Writes the paper's Table I (accuracy, precision, recall) with 95 % confidence intervals as
 ``comparison.md``, ``comparison.json`` and ``comparison.png``. With ``--folds K`` every model is
@@ -20,14 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imaging.contract import ARCHITECTURES
+from imaging.errors import UsageError
 from imaging.image_split import IMAGE_SPLIT_WARNING, SPLIT_CHOICES
+from training.arguments import add_training_arguments, settings_from_arguments
 from training.comparison_rows import describe_evaluation, summarize_model, synth_command
 from training.comparison_table import render_table, write_comparison
 from training.errors import TrainingError
 from training.runs import PREDICTIONS_FILE
 from training.split_comparison import build_split_comparison, write_split_comparison
-from training.train import add_training_arguments, run_training, settings_from_arguments
-from training.weights import WeightsUnavailableError
+from training.train import run_training
 
 
 def parse_models(text: str) -> list[str]:
@@ -37,8 +38,9 @@ def parse_models(text: str) -> list[str]:
     models = [name.strip().lower() for name in text.split(",") if name.strip()]
     unknown = [name for name in models if name not in ARCHITECTURES]
     if unknown or not models:
-        raise ValueError(
-            f"unknown model(s) {', '.join(unknown) or text!r}; choose all or from {', '.join(ARCHITECTURES)}"
+        raise UsageError(
+            f"--architectures: unknown {', '.join(unknown) or text!r}; "
+            f"choose all or from {', '.join(ARCHITECTURES)}"
         )
     return models
 
@@ -60,7 +62,7 @@ def compare_models(
     from imaging.image_split import patients_in_training_and_test, split_samples
     from imaging.splits import grouped_folds
 
-    models = parse_models(arguments.models)
+    models = parse_models(arguments.architectures)
     settings_by_model = {
         model: settings_from_arguments(arguments, architecture=model, split=split_kind) for model in models
     }
@@ -83,7 +85,14 @@ def compare_models(
             if arguments.resume and is_finished_run(folder, settings, split, samples):
                 print(f"{model}: reusing the finished run in {folder} (same settings and split)", flush=True)
             else:
-                run_training(settings, folder, split=split, samples=samples, overwrite=arguments.overwrite)
+                run_training(
+                    settings,
+                    folder,
+                    split=split,
+                    samples=samples,
+                    overwrite=arguments.overwrite,
+                    quiet=arguments.quiet,
+                )
             run_folders.append(folder)
         rows.append(summarize_model(model, run_folders, settings_by_model[model]))
     return {
@@ -130,26 +139,34 @@ def is_finished_run(folder: Path, settings, split, samples: Sequence) -> bool:
     return same_settings and saved_split == wanted_split
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema compare --data DIR --models all --out runs/compare [--folds K] [options]`."""
-    arguments_list = list(sys.argv[1:] if argv is None else argv)
+def build_parser() -> argparse.ArgumentParser:
+    """The `emphysema compare` command line; defaults come from TrainSettings."""
     parser = argparse.ArgumentParser(prog="emphysema compare", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--models", default="all", help="all, or comma-separated: " + ", ".join(ARCHITECTURES)
+        "--architectures",
+        default="all",
+        help="all, or a comma-separated list of " + ", ".join(ARCHITECTURES) + " (default %(default)s)",
+    )
+    parser.add_argument(  # the old spelling, kept working
+        "--models", dest="architectures", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     parser.add_argument(
-        "--out", type=Path, required=True, help="folder for the run folders (one per model/fold)"
+        "--out", type=Path, required=True, help="folder for the run folders, one per model/fold (required)"
     )
-    parser.add_argument("--results", type=Path, help="folder for the comparison table files (default: --out)")
     parser.add_argument(
-        "--folds", type=int, help="patient-grouped K-fold cross-validation instead of one split"
+        "--results", type=Path, help="folder for the comparison table files (default: the --out folder)"
+    )
+    parser.add_argument(
+        "--folds",
+        type=int,
+        help="patient-grouped K-fold cross-validation instead of one split (default: one split)",
     )
     parser.add_argument(
         "--split",
         dest="splits",
         default="patient",
-        help="patient (default): no patient on both sides; image: slices at random, as the paper did "
-        "(overstates accuracy on new patients); patient,image: both, side by side",
+        help="patient: no patient on both sides; image: slices at random, as the paper did "
+        "(overstates accuracy on new patients); patient,image: both, side by side (default patient)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing run folders")
     parser.add_argument(
@@ -158,6 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="keep run folders that finished with the same settings and split; train only the rest",
     )
     add_training_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `emphysema compare --data DIR --architectures all --out runs/compare [--folds K] [options]`."""
+    arguments_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
     arguments = parser.parse_args(arguments_list)
     if arguments.folds is not None and arguments.folds < 2:
         parser.error("--folds needs at least 2")
@@ -170,21 +194,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--folds needs --split patient; --split image is the paper's single random hold-out split"
         )
     command = "emphysema compare " + shlex.join(arguments_list)
-    try:
-        if len(splits) == 1:
-            document = compare_models(arguments, command, splits[0])
-            write_comparison(document, arguments.results or arguments.out)
-            table = render_table(document)
-        else:
-            documents = {
-                kind: compare_models(arguments, command, kind, arguments.out / kind) for kind in splits
-            }
-            table = write_split_comparison(
-                build_split_comparison(documents, command), arguments.results or arguments.out
-            )
-    except (ValueError, WeightsUnavailableError) as error:
-        print(f"emphysema compare: {error}", file=sys.stderr)
-        return 2
+    if len(splits) == 1:
+        document = compare_models(arguments, command, splits[0])
+        write_comparison(document, arguments.results or arguments.out)
+        table = render_table(document)
+    else:
+        documents = {kind: compare_models(arguments, command, kind, arguments.out / kind) for kind in splits}
+        table = write_split_comparison(
+            build_split_comparison(documents, command), arguments.results or arguments.out
+        )
     print(table)
     if "image" in splits:
         print(IMAGE_SPLIT_WARNING, file=sys.stderr)

@@ -104,10 +104,11 @@ def evaluate_run(
     """
     run = read_run(run_dir, data)
     settings = run.settings
-    test_samples = run.samples("test")
+    part = run.evaluation_part  # the test split, or validation when trained with --test-fraction 0
+    test_samples = run.samples(part)
     # Counted, not assumed from the setting: the figure an image split's warning rests on.
     training_patients = {sample.patient_id for sample in run.samples("train")}
-    images, _ = run.load_part("test")
+    images, _ = run.load_part(part)
     probabilities = predict_probabilities(run.load_model(), images, settings.batch_size)
     facts = {
         "name": run_name or run.folder.name,
@@ -115,6 +116,7 @@ def evaluate_run(
         "image_size": settings.image_size,
         "weights": settings.resolved_weights,
         "data": str(run.data_root),
+        "evaluated_on": part,
         "split": settings.split,
         "test_patients_seen_in_training": len(
             {sample.patient_id for sample in test_samples} & training_patients

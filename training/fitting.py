@@ -86,23 +86,27 @@ def fit_model(
         shuffle=True,
         seed=settings.seed,
     )
-    validation = make_dataset(arrays.validation_images, arrays.validation_labels, settings.batch_size)
+    validation, monitor = None, settings.monitor
+    if len(arrays.validation_images):
+        validation = make_dataset(arrays.validation_images, arrays.validation_labels, settings.batch_size)
+    else:
+        # --validation-fraction 0: the training metric is all there is to choose the best epoch by.
+        monitor = settings.monitor.removeprefix("val_")
+        print(f"no validation split: the best epoch is chosen on the training {monitor}", flush=True)
     weights = class_weights(arrays.train_labels) if settings.class_weighting else None
-    # One checkpoint callback for all phases: it keeps the best validation loss seen in any phase.
+    # One checkpoint callback for all phases: it keeps the best monitored value seen in any phase.
     checkpoint_path = run_dir / CHECKPOINT_FILE
     checkpoint = keras.callbacks.ModelCheckpoint(
-        str(checkpoint_path), monitor=settings.monitor, save_best_only=True, save_weights_only=True, verbose=0
+        str(checkpoint_path), monitor=monitor, save_best_only=True, save_weights_only=True, verbose=0
     )
 
     def callbacks() -> list[keras.callbacks.Callback]:
         return [
             EpochTimer(),
             checkpoint,
-            keras.callbacks.EarlyStopping(
-                monitor=settings.monitor, patience=settings.early_stopping_patience
-            ),
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=settings.early_stopping_patience),
             keras.callbacks.ReduceLROnPlateau(
-                monitor=settings.monitor,
+                monitor=monitor,
                 factor=0.5,
                 patience=settings.reduce_learning_rate_patience,
                 min_lr=settings.minimum_learning_rate,

@@ -63,15 +63,22 @@ def _describe_data(metrics: dict, run: dict) -> str:
             f"{patients} patients; the model was trained on `{run['trained_on']}`, and none of these files "
             "is one of its training or validation scans."
         )
-    return (
-        f"- Data: `{run['data']}`, {kind}; test split: {metrics['count']} images from {patients} "
+    part = run.get("evaluated_on", "test")
+    lines = [
+        f"- Data: `{run['data']}`, {kind}; {part} split: {metrics['count']} images from {patients} "
         f"patients ({_describe_split(run)})."
-    )
+    ]
+    if part == "validation":
+        lines.append(
+            "- **No test split** (trained with `--test-fraction 0`): these figures are on the validation "
+            "patients, which also chose the best epoch, so they are optimistic."
+        )
+    return "\n".join(lines)
 
 
 def _describe_split(run: dict) -> str:
     if run.get("split", "patient") == "patient":
-        return "patient-grouped: no patient is in both training and test"
+        return f"patient-grouped: no patient is in both training and {run.get('evaluated_on', 'test')}"
     return (
         f"image-level, as in the paper: {run.get('test_patients_seen_in_training', 'some')} of these "
         "patients also have slices in training"

@@ -139,6 +139,16 @@ class TrainSettings:
             raise UsageError(f"dropout rate must be in [0, 1), got {self.dropout_rate}")
         if not 0.0 <= self.fine_tune_fraction <= 1.0:
             raise UsageError(f"fine-tune fraction must be in [0, 1], got {self.fine_tune_fraction}")
+        for flag, fraction in (
+            ("--validation-fraction", self.validation_fraction),
+            ("--test-fraction", self.test_fraction),
+        ):
+            if not 0.0 <= fraction < 1.0:
+                raise UsageError(f"{flag} must be in [0, 1), got {fraction}")
+        if self.validation_fraction + self.test_fraction >= 1.0:
+            raise UsageError(
+                "--validation-fraction plus --test-fraction must be below 1: training needs patients"
+            )
         if self.weights == "imagenet" and self.architecture == "simple_cnn":
             raise UsageError("simple_cnn has no ImageNet weights; use --weights none")
         LungWindow(self.window_width, self.window_level)  # validates the window

@@ -1,9 +1,10 @@
 """`emphysema train`: train one architecture on a patient-grouped split into a run folder.
 
-    emphysema train --data data/synthetic --model inceptionv3 --out runs/inception [--split image]
+    emphysema train --data data/synthetic --architecture inceptionv3 --out runs/inception [--split image]
 
-The run folder is staged next to ``--out`` and moved into place only when training and
-evaluation succeed, so a failed run leaves nothing half-written.
+The command line, the data folder, the run folder and the patient counts are checked before any
+image is read or TensorFlow is loaded. The run folder is staged next to ``--out`` and moved into
+place only when training and evaluation succeed, so a failed run leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -14,89 +15,54 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from imaging.contract import ARCHITECTURES
+from imaging.errors import UsageError
 from imaging.image_split import IMAGE_SPLIT_WARNING, SPLIT_CHOICES
-from training.errors import TrainingError
+from training.arguments import add_architecture_argument, add_training_arguments, settings_from_arguments
 from training.report import console_summary
-from training.settings import MONITOR_CHOICES, POOLING_CHOICES, QUICK_PRESET, TrainSettings
+from training.settings import TrainSettings
 
-# CLI flag -> TrainSettings field, for the options that override the defaults and the quick preset.
-_OVERRIDES: dict[str, str] = {
-    "model": "architecture",
-    "weights": "weights",
-    "image_size": "image_size",
-    "epochs": "epochs",
-    "head_epochs": "head_epochs",
-    "batch_size": "batch_size",
-    "learning_rate": "learning_rate",
-    "fine_tune_learning_rate": "fine_tune_learning_rate",
-    "pooling": "pooling",
-    "dropout": "dropout_rate",
-    "seed": "seed",
-    "split": "split",
-    "test_fraction": "test_fraction",
-    "validation_fraction": "validation_fraction",
-    "monitor": "monitor",
-    "patience": "early_stopping_patience",
-    "lr_patience": "reduce_learning_rate_patience",
-}
+NO_TEST_SPLIT_NOTE = (
+    "note: no test split (--test-fraction 0): these figures are on the validation patients, which also "
+    "chose the best epoch, so they are optimistic. Report results on a held-out or external data set."
+)
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options shared by `train` and `compare` (defaults None: TrainSettings decides)."""
-    parser.add_argument(
-        "--data", type=Path, required=True, help="data set root: class folders or manifest.csv"
-    )
-    parser.add_argument(
-        "--weights",
-        help="imagenet (download), none (from scratch) or PATH to a 'notop' .h5 file; "
-        "default imagenet, none for simple_cnn",
-    )
-    parser.add_argument("--image-size", type=int, help="input side in px (default 224; quick preset 96)")
-    parser.add_argument(
-        "--epochs", type=int, help="most epochs of the main phase (early stopping may end sooner)"
-    )
-    parser.add_argument("--head-epochs", type=int, help="epochs training only the head of a pretrained base")
-    parser.add_argument("--batch-size", type=int, help="global batch size")
-    parser.add_argument(
-        "--learning-rate", type=float, help="Adam learning rate (scratch training, head phase)"
-    )
-    parser.add_argument(
-        "--fine-tune-learning-rate", type=float, help="learning rate after unfreezing the base"
-    )
-    parser.add_argument("--pooling", choices=POOLING_CHOICES, help="head: flatten (paper) or average pooling")
-    parser.add_argument("--dropout", type=float, help="dropout rate in the head (default 0)")
-    parser.add_argument("--seed", type=int, help="seed for the split, initialisation and augmentation")
-    parser.add_argument("--test-fraction", type=float, help="fraction of patients held out for testing")
-    parser.add_argument("--validation-fraction", type=float, help="fraction of patients for validation")
-    parser.add_argument(
-        "--monitor",
-        choices=MONITOR_CHOICES,
-        help="validation metric for the best checkpoint (default val_loss)",
-    )
-    parser.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 8)")
-    parser.add_argument(
-        "--lr-patience",
-        type=int,
-        help="epochs without improvement before the learning rate halves (default 3)",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="CPU preset: " + ", ".join(f"{key}={value}" for key, value in QUICK_PRESET.items()),
-    )
+def check_before_work(
+    settings: TrainSettings, out: Path, overwrite: bool, skipped: list[str] | None = None
+) -> tuple[list, object]:
+    """Refuse what would fail later, before any image is read; return the samples and their split.
 
+    Only the data set's file list is read here (no image), so a wrong path, an existing run
+    folder or too few patients per class is reported in well under a second. ``skipped`` collects
+    the files the listing leaves out (``--skip-unreadable``); None stops on them.
 
-def settings_from_arguments(arguments: argparse.Namespace, **fixed) -> TrainSettings:
-    """Build resolved settings: defaults, then the quick preset, then explicit flags, then ``fixed``."""
-    values: dict = dict(QUICK_PRESET) if arguments.quick else {}
-    for flag, field in _OVERRIDES.items():
-        value = getattr(arguments, flag, None)
-        if value is not None:
-            values[field] = value
-    values["data"] = str(Path(arguments.data).resolve())
-    values.update(fixed)
-    return TrainSettings(**values).resolved()
+    Raises:
+        UsageError: both split fractions are 0, no folder at ``--data`` or file at ``--weights``,
+            or ``out`` exists and ``overwrite`` is False.
+        DatasetError: the data set's layout is wrong (every problem listed).
+        SplitError: too few patients per class for the asked split (the message says what fits).
+    """
+    if settings.test_fraction == 0 and settings.validation_fraction == 0:
+        raise UsageError(
+            "--test-fraction 0 and --validation-fraction 0 leave no patients to evaluate on; keep one above 0"
+        )
+    data_root = Path(settings.data)
+    if not data_root.is_dir():
+        raise UsageError(f"{data_root}: no such data set folder (check --data)")
+    weights = settings.resolved_weights
+    if weights not in ("imagenet", "none") and not Path(weights).is_file():
+        raise UsageError(f"{weights}: no such weights file (check --weights)")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise UsageError(f"{out}: run folder already exists; choose another --out or pass --overwrite")
+    from imaging.image_split import split_samples  # numpy, pydicom: only once the paths are known good
+    from training.skipped_files import read_samples
+
+    samples = read_samples(data_root, skipped, "train on")
+    split = split_samples(
+        samples, settings.split, settings.validation_fraction, settings.test_fraction, settings.seed
+    )
+    return samples, split
 
 
 def run_training(
@@ -106,7 +72,8 @@ def run_training(
     split=None,
     samples=None,
     overwrite: bool = False,
-    skip_unreadable: bool = False,
+    quiet: bool = False,
+    skipped: list[str] | None = None,
 ) -> dict:
     """Train, save and evaluate one model; return its test metrics.
 
@@ -117,8 +84,9 @@ def run_training(
             the kind ``settings.split`` names.
         samples: the samples ``split`` indexes (default: read from ``settings.data``).
         overwrite: replace an existing run folder.
-        skip_unreadable: train on the readable files and list the others (printed, and saved as
-            ``skipped.txt`` in the run folder) instead of stopping; only when ``samples`` is None.
+        quiet: no per-epoch lines or progress bars.
+        skipped: a list (``--skip-unreadable``): train on the readable files and add the others to it
+            (printed, and saved as ``skipped.txt`` in the run folder); None: stop on an unreadable file.
     """
     import keras
 
@@ -130,35 +98,26 @@ def run_training(
     from training.plots import plot_training_curves
     from training.runs import CURVES_FILE, SETTINGS_FILE, SPLIT_FILE, save_split, staged_folder
     from training.settings import save_settings
-    from training.skipped_files import decode_samples, read_samples, report_skipped
+    from training.skipped_files import decode_samples, report_skipped
     from training.strategy import describe_strategy, select_strategy
     from training.weights import resolve_weights
 
     settings = settings.resolved()
     data_root = Path(settings.data)
-    if not data_root.is_dir():
-        raise TrainingError(f"{data_root}: data folder not found")
+    if samples is None or split is None:
+        samples, split = check_before_work(settings, out, overwrite, skipped)
     # Resolve the weights first: an offline machine learns about it before any images load.
     weights_path = resolve_weights(settings.architecture, settings.resolved_weights)
     keras.utils.set_random_seed(settings.seed)
-    skipped: list[str] | None = [] if skip_unreadable and samples is None else None
     images = None
-    if samples is None:
-        samples = read_samples(data_root, skipped, "train on")
-        if skipped is not None:  # decode now, so the split is made of readable files only
-            samples, images = decode_samples(
-                samples, settings.image_size, settings.window, skipped, "train on"
-            )
-    if split is None:
+    if skipped is not None:  # decode now, and split again: the split is made of readable files only
+        samples, images = decode_samples(samples, settings.image_size, settings.window, skipped, "train on")
         split = split_samples(
             samples, settings.split, settings.validation_fraction, settings.test_fraction, settings.seed
         )
     if settings.split == "image":
         print(IMAGE_SPLIT_WARNING, file=sys.stderr, flush=True)
     indices = {"train": split.train, "validation": split.validation, "test": split.test}
-    for part, chosen in indices.items():
-        if len(chosen) == 0:
-            raise TrainingError(f"{data_root}: the {part} split is empty; the data set needs more patients")
     if images is None:
         _, images = decode_samples(samples, settings.image_size, settings.window, None, "train on")
     labels = labels_to_indices(samples)
@@ -186,7 +145,7 @@ def run_training(
                 dropout_rate=settings.dropout_rate,
                 scratch_batch_norm_momentum=settings.scratch_batch_norm_momentum,
             )
-            history = fit_model(model, settings, arrays, staging)
+            history = fit_model(model, settings, arrays, staging, verbose=0 if quiet else 2)
         seconds = time.perf_counter() - started
         plot_training_curves(history, staging / CURVES_FILE, f"{settings.architecture} ({Path(out).name})")
         metrics = evaluate_run(staging, data_root, run_name=Path(out).name)
@@ -194,16 +153,13 @@ def run_training(
     return metrics
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema train --data DIR --model NAME --out runs/NAME [options]`."""
+def build_parser() -> argparse.ArgumentParser:
+    """The `emphysema train` command line; defaults come from TrainSettings."""
     parser = argparse.ArgumentParser(prog="emphysema train", description=__doc__.split("\n\n")[0])
+    add_architecture_argument(parser)
     parser.add_argument(
-        "--model",
-        choices=ARCHITECTURES,
-        default=TrainSettings.architecture,
-        help="architecture (default %(default)s)",
+        "--out", type=Path, required=True, help="run folder to create, e.g. runs/NAME (required)"
     )
-    parser.add_argument("--out", type=Path, required=True, help="run folder to create, e.g. runs/NAME")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     parser.add_argument(
         "--skip-unreadable",
@@ -214,21 +170,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--split",
         choices=SPLIT_CHOICES,
-        help="patient (default): no patient on both sides; image: slices at random, as the paper did "
-        "(overstates accuracy on new patients)",
+        help="patient: no patient on both sides; image: slices at random, as the paper did "
+        "(overstates accuracy on new patients) (default patient)",
     )
     add_training_arguments(parser)
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `emphysema train --data DIR --architecture NAME --out runs/NAME [options]`."""
+    arguments = build_parser().parse_args(argv)
     settings = settings_from_arguments(arguments)
+    skipped: list[str] | None = [] if arguments.skip_unreadable else None
+    samples, split = check_before_work(settings, arguments.out, arguments.overwrite, skipped)
     metrics = run_training(
-        settings, arguments.out, overwrite=arguments.overwrite, skip_unreadable=arguments.skip_unreadable
+        settings,
+        arguments.out,
+        split=split,
+        samples=samples,
+        overwrite=arguments.overwrite,
+        quiet=arguments.quiet,
+        skipped=skipped,
     )
+    part = metrics["run"].get("evaluated_on", "test")
     accuracy = metrics["accuracy"]
     low, high = accuracy["ci95"]
     print(
-        f"{settings.architecture}: test accuracy {100 * accuracy['value']:.1f} % (95 % CI {100 * low:.1f}-"
-        f"{100 * high:.1f}) on {metrics['count']} test images; run folder {arguments.out}"
+        f"{settings.architecture}: {part} accuracy {100 * accuracy['value']:.1f} % (95 % CI {100 * low:.1f}-"
+        f"{100 * high:.1f}) on {metrics['count']} {part} images; run folder {arguments.out}"
     )
+    if part != "test":
+        print(NO_TEST_SPLIT_NOTE)
     print("\n".join(console_summary(metrics)))
     if settings.split == "image":  # again next to the figures it qualifies
         print(IMAGE_SPLIT_WARNING, file=sys.stderr)

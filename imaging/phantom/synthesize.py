@@ -71,7 +71,7 @@ def positive_integer(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``emphysema synth`` argument parser."""
     parser = argparse.ArgumentParser(prog="emphysema synth", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder, empty or new (required)")
     parser.add_argument(
         "--patients", type=positive_integer, default=40, help="number of patients (default 40)"
     )
@@ -81,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", type=int, default=0, help="random seed: same seed, same data set (default 0)"
     )
-    parser.add_argument("--size", type=int, default=PhantomSettings().image_size, help="image side in pixels")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=PhantomSettings().image_size,
+        help="image side in pixels (default %(default)s)",
+    )
     parser.add_argument(
         "--format", choices=sorted(EXTENSIONS), default="png", help="file format (default png)"
     )

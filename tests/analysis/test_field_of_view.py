@@ -6,8 +6,8 @@ import pytest
 
 from analysis.errors import AnalysisError
 from analysis.field_of_view import resolve_field_of_view
-from client.contract import ModelInfo, read_field_of_view
-from client.errors import ModelContractError
+from client.contract import ModelInfo
+from client.triton import field_of_view_parameter
 
 
 def _model(field_of_view_mm: float | None) -> ModelInfo:
@@ -16,14 +16,14 @@ def _model(field_of_view_mm: float | None) -> ModelInfo:
 
 def test_the_parameter_is_read_from_the_model_config():
     config = {"max_batch_size": 16, "parameters": {"field_of_view_mm": {"string_value": "40"}}}
-    assert read_field_of_view(config, "roi_model") == 40.0
-    assert read_field_of_view({"max_batch_size": 16}, "roi_model") is None
+    assert field_of_view_parameter(config) == 40.0
+    assert field_of_view_parameter({"max_batch_size": 16}) is None
 
 
-@pytest.mark.parametrize("text", ["", "forty", "-5", "0"])
-def test_a_malformed_parameter_is_a_contract_error(text):
-    with pytest.raises(ModelContractError, match="field_of_view_mm"):
-        read_field_of_view({"parameters": {"field_of_view_mm": {"string_value": text}}}, "roi_model")
+@pytest.mark.parametrize("millimetres", [0.0, -5.0])
+def test_an_impossible_model_field_of_view_is_refused(millimetres):
+    with pytest.raises(AnalysisError, match="not a usable field of view"):
+        resolve_field_of_view(_model(millimetres), None, 0.7)
 
 
 def test_the_models_field_of_view_is_used_unless_overridden_nearby():

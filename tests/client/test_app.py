@@ -34,19 +34,26 @@ def _upload(app: AppTest, files: list[tuple[str, bytes, str]]) -> None:
 
 
 def _shown_text(app: AppTest) -> str:
-    parts = [element.value for kind in ("markdown", "caption", "warning", "error", "info")
-             for element in getattr(app, kind)]
+    parts = [
+        element.value
+        for kind in ("markdown", "caption", "warning", "error", "info")
+        for element in getattr(app, kind)
+    ]
     return "\n".join(str(part) for part in parts)
 
 
-def test_dicom_and_png_get_the_models_class_and_the_disclaimer(monkeypatch, triton_server, tiny_repository,
-                                                               scans):
+def test_dicom_and_png_get_the_models_class_and_the_disclaimer(
+    monkeypatch, triton_server, tiny_repository, scans
+):
     dicom = scans.dicom_bytes(scans.phantom_hounsfield("CLE", 64, seed=1))
     png = scans.png16_bytes(scans.phantom_hounsfield("PLE", 64, seed=2))
     # The tiny model is untrained: the expected class is whatever onnxruntime says on the same input.
-    expected = {name: scans.onnx_prediction(tiny_repository.onnx_path, read_upload(data, name),
-                                            tiny_repository.image_size)
-                for name, data in (("synthetic.dcm", dicom), ("synthetic.png", png))}
+    expected = {
+        name: scans.onnx_prediction(
+            tiny_repository.onnx_path, read_upload(data, name), tiny_repository.image_size
+        )
+        for name, data in (("synthetic.dcm", dicom), ("synthetic.png", png))
+    }
     app = _app(monkeypatch, triton_server.grpc_url)
     assert "● ready" in _shown_text(app)
     _upload(app, [("synthetic.dcm", dicom, "application/dicom"), ("synthetic.png", png, "image/png")])
@@ -66,13 +73,19 @@ def test_dicom_and_png_get_the_models_class_and_the_disclaimer(monkeypatch, trit
     assert app.subheader[0].value == CLASS_TITLES[expected["synthetic.dcm"][0]]
 
 
-def test_ct_small_identity_is_gone_from_session_state_and_logs(monkeypatch, triton_server, ct_small_bytes,
-                                                              scans, caplog, capfd):
+def test_ct_small_identity_is_gone_from_session_state_and_logs(
+    monkeypatch, triton_server, ct_small_bytes, scans, caplog, capfd
+):
     caplog.set_level(logging.DEBUG)
     synthetic = scans.dicom_bytes(scans.phantom_hounsfield("NT", 64))
     app = _app(monkeypatch, triton_server.grpc_url)
-    _upload(app, [("CT_small.dcm", ct_small_bytes, "application/dicom"),
-                  ("second.dcm", synthetic, "application/dicom")])
+    _upload(
+        app,
+        [
+            ("CT_small.dcm", ct_small_bytes, "application/dicom"),
+            ("second.dcm", synthetic, "application/dicom"),
+        ],
+    )
     assert len(app.session_state["entries"]) == 2
     assert all(entry["predictions"] for entry in app.session_state["entries"])
     kept = pickle.dumps(app.session_state.to_dict())  # everything the session holds, widgets included
@@ -90,9 +103,14 @@ def test_ct_small_identity_is_gone_from_session_state_and_logs(monkeypatch, trit
 def test_bad_files_get_one_message_each_and_the_others_are_classified(monkeypatch, triton_server, scans):
     app = _app(monkeypatch, triton_server.grpc_url)
     good = scans.png16_bytes(scans.phantom_hounsfield("PSE", 64))
-    _upload(app, [("notes.dcm", b"patient notes, not an image\n" * 4, "application/dicom"),
-                  ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(21 * 2**20), "image/png"),
-                  ("good.png", good, "image/png")])
+    _upload(
+        app,
+        [
+            ("notes.dcm", b"patient notes, not an image\n" * 4, "application/dicom"),
+            ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(21 * 2**20), "image/png"),
+            ("good.png", good, "image/png"),
+        ],
+    )
     errors = [error.value for error in app.error]
     assert any(message.startswith("notes.dcm:") and "text file" in message for message in errors)
     assert any(message.startswith("huge.png:") and "limit is 20 MiB" in message for message in errors)
@@ -100,8 +118,9 @@ def test_bad_files_get_one_message_each_and_the_others_are_classified(monkeypatc
     assert app.subheader[0].value in CLASS_TITLES.values()
 
 
-def test_occlusion_map_is_computed_through_triton_on_request(monkeypatch, triton_server, tiny_repository,
-                                                             scans):
+def test_occlusion_map_is_computed_through_triton_on_request(
+    monkeypatch, triton_server, tiny_repository, scans
+):
     app = _app(monkeypatch, triton_server.grpc_url)
     _upload(app, [("one.png", scans.png16_bytes(scans.phantom_hounsfield("CLE", 64)), "image/png")])
     assert not app.session_state["entries"][0]["maps"]
@@ -130,8 +149,14 @@ def test_triton_down_shows_the_banner_and_recovers_when_it_is_back(monkeypatch, 
     assert "Not classified yet" in _shown_text(app)
     assert not app.subheader
 
-    settings = ServeSettings(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=1,
-                             exit_timeout_s=5, startup_timeout_s=120)
+    settings = ServeSettings(
+        grpc_port=grpc_port,
+        http_port=http_port,
+        metrics_port=metrics_port,
+        threads=1,
+        exit_timeout_s=5,
+        startup_timeout_s=120,
+    )
     with EmbeddedTriton(tiny_repository.path, settings):
         app.run()  # the same app session, no restart
         assert not app.exception

@@ -15,8 +15,13 @@ from deploy.ports import free_ports
 pytestmark = [pytest.mark.browser, pytest.mark.triton]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "client"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 @pytest.fixture
@@ -36,8 +41,9 @@ def test_upload_in_a_real_browser_shows_the_prediction(served_app, tiny_reposito
 
     scan_path = tmp_path / "synthetic_cle.dcm"
     scan_path.write_bytes(scans.dicom_bytes(scans.phantom_hounsfield("CLE", 128, seed=4)))
-    label, _ = scans.onnx_prediction(tiny_repository.onnx_path, read_upload(scan_path.read_bytes(), "x.dcm"),
-                                     tiny_repository.image_size)
+    label, _ = scans.onnx_prediction(
+        tiny_repository.onnx_path, read_upload(scan_path.read_bytes(), "x.dcm"), tiny_repository.image_size
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -26,8 +26,16 @@ def test_the_command_passes_port_address_and_allowed_hosts():
     settings = launch.AppSettings(port=8600, allowed_hosts=("x.ngrok-free.app", "localhost"))
     command = launch.streamlit_command(settings)
     assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("client/app.py")
-    assert command[5:] == ["--server.port", "8600", "--server.address", "127.0.0.1",
-                           "--server.allowedHosts", "x.ngrok-free.app", "--server.allowedHosts", "localhost"]
+    assert command[5:] == [
+        "--server.port",
+        "8600",
+        "--server.address",
+        "127.0.0.1",
+        "--server.allowedHosts",
+        "x.ngrok-free.app",
+        "--server.allowedHosts",
+        "localhost",
+    ]
     assert launch.is_loopback("127.0.0.1") and launch.is_loopback("localhost")
     assert not launch.is_loopback("0.0.0.0")
     with pytest.raises(ValueError, match="port"):
@@ -52,8 +60,12 @@ def test_app_with_serve_runs_triton_and_the_app_and_stops_both(monkeypatch, tiny
     monkeypatch.setattr(launch, "wait_until_serving", recording_wait)
     port = free_ports(1)[0]
     result: dict = {}
-    thread = threading.Thread(daemon=True, target=lambda: result.setdefault(
-        "code", launch.main(["--serve", str(tiny_repository.path), "--port", str(port)])))
+    thread = threading.Thread(
+        daemon=True,
+        target=lambda: result.setdefault(
+            "code", launch.main(["--serve", "--repository", str(tiny_repository.path), "--port", str(port)])
+        ),
+    )
     thread.start()
     assert serving.wait(timeout=120)
     settings, process = started[0]
@@ -69,3 +81,13 @@ def test_app_with_serve_runs_triton_and_the_app_and_stops_both(monkeypatch, tiny
     assert f"Web app: http://127.0.0.1:{port}" in output
     with TritonClassifier(TritonSettings(url=settings.triton_url, timeout_seconds=2)) as classifier:
         assert not classifier.is_server_ready()  # stopped with the app
+
+
+def test_the_repository_goes_with_serve(capsys):
+    with pytest.raises(SystemExit) as refused:
+        launch.main(["--serve", "model_repository"])  # the old spelling says what to write now
+    assert refused.value.code == 2
+    assert "write --serve --repository model_repository" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        launch.main(["--repository", "model_repository"])
+    assert refused.value.code == 2 and "--repository needs --serve" in capsys.readouterr().err

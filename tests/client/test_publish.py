@@ -93,13 +93,17 @@ def test_publishing_without_any_authentication_is_refused(ngrok_double, capsys):
     assert ngrok_double.calls == []
 
 
-@pytest.mark.parametrize(("credentials", "message"), [
-    ("admin:short", "8 to 128 characters"),
-    ("no-colon-at-all", "user:password"),
-    (":password-without-user", "user:password"),
-])
-def test_malformed_credentials_are_refused_without_echoing_them(ngrok_double, monkeypatch, capsys,
-                                                                 credentials, message):
+@pytest.mark.parametrize(
+    ("credentials", "message"),
+    [
+        ("admin:short", "8 to 128 characters"),
+        ("no-colon-at-all", "user:password"),
+        (":password-without-user", "user:password"),
+    ],
+)
+def test_malformed_credentials_are_refused_without_echoing_them(
+    ngrok_double, monkeypatch, capsys, credentials, message
+):
     monkeypatch.setenv(publish.AUTH_VARIABLE, credentials)
     assert publish.main([]) == 2
     error = capsys.readouterr().err
@@ -164,11 +168,13 @@ def test_no_auth_publishes_with_a_warning(ngrok_double, monkeypatch, capsys):
 
 def test_without_internet_the_app_keeps_running_locally(ngrok_double, monkeypatch, capsys, tmp_path):
     ngrok_double.failure = PyngrokNgrokInstallError(
-        "An error occurred while downloading ngrok from https://bin.ngrok.com/x.zip: <urlopen error timeout>")
+        "An error occurred while downloading ngrok from https://bin.ngrok.com/x.zip: <urlopen error timeout>"
+    )
     monkeypatch.setenv(publish.AUTH_VARIABLE, f"doctor:{PASSWORD}")
     ngrok_path = tmp_path / "ngrok"
     thread, result, settings, process = _publish_until_served(
-        monkeypatch, ["--port", str(free_ports(1)[0]), "--ngrok-path", str(ngrok_path)])
+        monkeypatch, ["--port", str(free_ports(1)[0]), "--ngrok-path", str(ngrok_path)]
+    )
     error = capsys.readouterr().err
     assert "could not be downloaded" in error and "--ngrok-path /path/to/ngrok" in error
     assert f"keeps running locally at {settings.local_url}" in error
@@ -181,10 +187,12 @@ def test_without_internet_the_app_keeps_running_locally(ngrok_double, monkeypatc
 
 def test_traffic_policy_files_are_read_and_checked(tmp_path):
     oauth = tmp_path / "oauth.yaml"
-    oauth.write_text("on_http_request:\n  - actions:\n      - type: oauth\n        config:\n"
-                     "          provider: google\n")
+    oauth.write_text(
+        "on_http_request:\n  - actions:\n      - type: oauth\n        config:\n          provider: google\n"
+    )
     assert publish.choose_traffic_policy(oauth, False, {}) == {
-        "on_http_request": [{"actions": [{"type": "oauth", "config": {"provider": "google"}}]}]}
+        "on_http_request": [{"actions": [{"type": "oauth", "config": {"provider": "google"}}]}]
+    }
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
     with pytest.raises(publish.PublishError, match="empty.json: a traffic policy needs on_http_request"):
@@ -192,5 +200,9 @@ def test_traffic_policy_files_are_read_and_checked(tmp_path):
     with pytest.raises(publish.PublishError, match="missing.yaml: cannot read"):
         publish.choose_traffic_policy(tmp_path / "missing.yaml", False, {})
     # A policy file wins over the environment's basic auth.
-    assert publish.choose_traffic_policy(oauth, False, {publish.AUTH_VARIABLE: f"a:{PASSWORD}"})[
-        "on_http_request"][0]["actions"][0]["type"] == "oauth"
+    assert (
+        publish.choose_traffic_policy(oauth, False, {publish.AUTH_VARIABLE: f"a:{PASSWORD}"})[
+            "on_http_request"
+        ][0]["actions"][0]["type"]
+        == "oauth"
+    )

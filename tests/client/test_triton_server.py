@@ -28,7 +28,7 @@ def test_metadata_is_checked_and_the_image_size_read_from_it(triton_server, tiny
         assert classifier.is_model_ready(tiny_repository.model_name)
         info = classifier.model_info()
         # The repository index is restricted on the embedded server: the ready configured models remain.
-        assert classifier.model_names() == [tiny_repository.model_name]
+        assert classifier.served_models() == [tiny_repository.model_name]
     assert info.image_size == tiny_repository.image_size
     assert info.max_batch_size == tiny_repository.max_batch_size
 
@@ -81,3 +81,13 @@ def test_unknown_model_names_the_model_and_what_to_check(triton_server):
     ):
         classifier.model_info()
     assert "--model" in str(caught.value)
+
+
+def test_the_only_served_model_is_chosen_and_a_missing_one_lists_those_served(triton_server, tiny_repository):
+    with TritonClassifier(TritonSettings(url=triton_server.grpc_url)) as classifier:
+        assert classifier.choose_model(None) == tiny_repository.model_name
+        assert classifier.choose_model(tiny_repository.model_name) == tiny_repository.model_name
+        with pytest.raises(ModelNotFoundError) as caught:
+            classifier.choose_model("simple_cnn")
+    message = str(caught.value)
+    assert "'simple_cnn' is not served" in message and f"it serves {tiny_repository.model_name}" in message

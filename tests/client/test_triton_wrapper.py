@@ -11,7 +11,7 @@ import pytest
 
 from client.contract import check_model_metadata
 from client.errors import ModelContractError, TritonUnavailableError
-from client.triton import TritonClassifier, TritonSettings
+from client.triton import TritonClassifier, TritonSettings, field_of_view_parameter
 
 
 def _closed_port() -> int:
@@ -110,6 +110,19 @@ def _metadata(image_shape, image_type="UINT8", output_shape=("-1", "4"), output_
 def test_contract_check_reads_the_image_size_from_the_metadata():
     info = check_model_metadata(_metadata(["-1", "48", "48", "1"]), 8, "h:1")
     assert (info.name, info.image_size, info.max_batch_size, info.versions) == ("tiny", 48, 8, ("1",))
+
+
+def test_a_result_names_the_newest_version_and_the_field_of_view_if_any():
+    metadata = {**_metadata(["-1", "48", "48", "1"]), "versions": ["2", "10", "9"]}
+    slice_level = check_model_metadata(metadata, 8, "h:1")
+    assert slice_level.version == "10"  # Triton answers with the newest version by default
+    assert slice_level.describe() == "model tiny, version 10, slice-level (no field of view)"
+    assert slice_level.as_record() == {"model": "tiny", "model_version": "10", "field_of_view_mm": None}
+    config = {"parameters": {"field_of_view_mm": {"string_value": "350"}}}
+    with_view = check_model_metadata(metadata, 8, "h:1", field_of_view_parameter(config))
+    assert with_view.describe() == "model tiny, version 10, field of view 350 mm"
+    assert field_of_view_parameter({}) is None
+    assert field_of_view_parameter({"parameters": {"field_of_view_mm": {"string_value": "wide"}}}) is None
 
 
 @pytest.mark.parametrize(

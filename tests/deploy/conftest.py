@@ -51,9 +51,14 @@ class Launcher:
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "emphysema", *arguments], cwd=REPOSITORY_ROOT, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **(environment or {})},
-                start_new_session=True)  # a test's signals reach only the launcher, as from a supervisor
+                [sys.executable, "-m", "emphysema", *arguments],
+                cwd=REPOSITORY_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(environment or {})},
+                start_new_session=True,
+            )  # a test's signals reach only the launcher, as from a supervisor
 
     def output(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

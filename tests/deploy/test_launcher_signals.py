@@ -26,15 +26,29 @@ def _arguments(kind: str, repository) -> tuple[list[str], str, dict[str, str]]:
     """The command line, the line printed once it serves, and extra environment, for one launcher."""
     if kind == "serve":
         grpc_port, http_port, metrics_port, supervisor_port = free_ports(4)
-        arguments = ["serve", "--repository", str(repository), "--threads", "1", "--exit-timeout", "5",
-                     "--grpc-port", str(grpc_port), "--http-port", str(http_port),
-                     "--metrics-port", str(metrics_port), "--supervisor-port", str(supervisor_port)]
+        arguments = [
+            "serve",
+            "--repository",
+            str(repository),
+            "--threads",
+            "1",
+            "--exit-timeout",
+            "5",
+            "--grpc-port",
+            str(grpc_port),
+            "--http-port",
+            str(http_port),
+            "--metrics-port",
+            str(metrics_port),
+            "--supervisor-port",
+            str(supervisor_port),
+        ]
         return arguments, "Press Ctrl-C", {}
     port = str(free_ports(1)[0])
     if kind == "app":
         return ["app", "--port", port, "--url", f"127.0.0.1:{free_ports(1)[0]}"], "Web app:", {}
     if kind == "app --serve":
-        return ["app", "--port", port, "--serve", str(repository)], "Web app:", {}
+        return ["app", "--port", port, "--serve", "--repository", str(repository)], "Web app:", {}
     environment = {"NGROK_AUTHTOKEN": "offline-test-token", "EMPHYSEMA_PUBLIC_AUTH": f"doctor:{PASSWORD}"}
     triton_url = f"127.0.0.1:{free_ports(1)[0]}"
     arguments = ["publish", "--port", port, "--url", triton_url, "--ngrok-path", "/bin/false"]
@@ -44,8 +58,9 @@ def _arguments(kind: str, repository) -> tuple[list[str], str, dict[str, str]]:
 LAUNCHERS = ["serve", "app", "app --serve", "publish"]
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
-                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
+@pytest.mark.parametrize(
+    "signal_number", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"]
+)
 @pytest.mark.parametrize("kind", LAUNCHERS)
 def test_stop_signal_stops_every_child(launcher, tiny_repository, kind, signal_number):
     arguments, ready_line, environment = _arguments(kind, tiny_repository.path)

@@ -158,8 +158,9 @@ def test_kubernetes_pieces_fit_together():
     )
     assert pod["spec"]["terminationGracePeriodSeconds"] > exit_timeout
     volumes = pod["spec"]["volumes"]
-    [claim] = [item["persistentVolumeClaim"]["claimName"]
-               for item in volumes if "persistentVolumeClaim" in item]
+    [claim] = [
+        item["persistentVolumeClaim"]["claimName"] for item in volumes if "persistentVolumeClaim" in item
+    ]
     assert claim == documents["PersistentVolumeClaim"]["metadata"]["name"]
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     adapter = yaml.safe_load((DEPLOY / "k8s" / "prometheus-adapter-values.yaml").read_text())

@@ -24,10 +24,29 @@ class Served:
 
     def __init__(self, launcher, repository, *extra: str) -> None:
         self.grpc_port, self.http_port, metrics_port, self.status_port = free_ports(4)
-        ports = ["--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port),
-                 "--metrics-port", str(metrics_port), "--supervisor-port", str(self.status_port)]
-        self.run = launcher(["serve", "--repository", str(repository), "--threads", "1",
-                             "--exit-timeout", "5", *ports, *extra])
+        ports = [
+            "--grpc-port",
+            str(self.grpc_port),
+            "--http-port",
+            str(self.http_port),
+            "--metrics-port",
+            str(metrics_port),
+            "--supervisor-port",
+            str(self.status_port),
+        ]
+        self.run = launcher(
+            [
+                "serve",
+                "--repository",
+                str(repository),
+                "--threads",
+                "1",
+                "--exit-timeout",
+                "5",
+                *ports,
+                *extra,
+            ]
+        )
         self.run.wait_for("Press Ctrl-C")
 
     def status(self, path: str) -> tuple[int, str]:
@@ -96,14 +115,19 @@ def test_killed_triton_is_restarted_and_counted(launcher, tiny_repository, proce
 
 
 @pytest.mark.parametrize("crash", ["huge_declared_shape", "deep_nesting"])
-def test_crash_requests_kill_an_unprotected_triton_and_serve_brings_it_back(launcher, tiny_repository, crash,
-                                                                            crash_request_bodies):
+def test_crash_requests_kill_an_unprotected_triton_and_serve_brings_it_back(
+    launcher, tiny_repository, crash, crash_request_bodies
+):
     """With --allow-http-inference, Triton 2.51 still dies of the issue's requests; serve restarts it."""
     served = Served(launcher, tiny_repository.path, "--allow-http-inference")
     connection = http.client.HTTPConnection("127.0.0.1", served.http_port, timeout=60)
     try:
-        connection.request("POST", f"/v2/models/{tiny_repository.model_name}/infer",
-                           body=crash_request_bodies[crash], headers={"Content-Type": "application/json"})
+        connection.request(
+            "POST",
+            f"/v2/models/{tiny_repository.model_name}/infer",
+            body=crash_request_bodies[crash],
+            headers={"Content-Type": "application/json"},
+        )
         connection.getresponse().read()
         answered = True
     except (http.client.RemoteDisconnected, ConnectionResetError):

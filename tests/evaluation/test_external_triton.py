@@ -81,7 +81,9 @@ def test_a_served_model_is_scored_on_every_slice(
     assert settings["scored_with"] == "triton" and settings["url"] == triton_server.grpc_url
 
 
-def test_a_model_that_is_not_served_is_named(triton_server, tiny_run, second_cohort, tmp_path, capsys):
+def test_a_model_that_is_not_served_is_named(
+    triton_server, tiny_repository, tiny_run, second_cohort, tmp_path, capsys
+):
     out = tmp_path / "none"
     arguments = [
         "evaluate",
@@ -94,5 +96,6 @@ def test_a_model_that_is_not_served_is_named(triton_server, tiny_run, second_coh
         str(out),
     ]
     assert cli.main([*arguments, "--url", triton_server.grpc_url, "--model", "resnet50"]) == 1
-    assert "resnet50" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "'resnet50' is not served" in error and f"it serves {tiny_repository.model_name}" in error
     assert not out.exists()

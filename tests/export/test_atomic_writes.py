@@ -23,7 +23,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def run_export(run, repository_root) -> int:
-    return cli.main(["export", "--run", str(run), "--repository", str(repository_root), "--name", "tiny"])
+    return cli.main(["export", "--run", str(run), "--repository", str(repository_root), "--model", "tiny"])
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_failure_after_the_version_rename_is_rolled_back(tiny_run, repository_wi
         str(tiny_run),
         "--repository",
         str(repository_with_version_1),
-        "--name",
+        "--model",
         "tiny",
         "--max-batch-size",
         "4",

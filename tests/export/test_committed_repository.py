@@ -23,7 +23,7 @@ COMMITTED_IMAGE_SIZE = DEFAULT_IMAGE_SIZE
 
 
 def exported_config_text(graph: onnx.ModelProto, model_name: str) -> str:
-    """What `emphysema export --name MODEL` with default settings writes for this graph."""
+    """What `emphysema export --model MODEL` with default settings writes for this graph."""
     settings = ExportSettings(model_name=model_name)
     return render_config(build_model_config(graph, settings), settings)
 

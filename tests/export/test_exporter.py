@@ -25,7 +25,7 @@ ORT_TYPE_OF = {"TYPE_UINT8": "tensor(uint8)", "TYPE_FP32": "tensor(float)"}
 
 
 def run_export(run, repository, *extra: str) -> int:
-    return cli.main(["export", "--run", str(run), "--repository", str(repository), "--name", "tiny", *extra])
+    return cli.main(["export", "--run", str(run), "--repository", str(repository), "--model", "tiny", *extra])
 
 
 def read_config(model_folder) -> model_config_pb2.ModelConfig:
@@ -181,6 +181,26 @@ def test_accuracy_drop_past_tolerance_is_refused_unless_forced(tiny_run, tmp_pat
 def test_name_defaults_to_the_runs_architecture(tiny_run, tmp_path):
     assert exporter.main(["--run", str(tiny_run), "--repository", str(tmp_path / "repo")]) == 0
     assert read_config(tmp_path / "repo" / "simple_cnn").name == "simple_cnn"
+    card = json.loads((tmp_path / "repo" / "simple_cnn" / "1" / "model_card.json").read_text())
+    assert card["architecture"] == "simple_cnn" and card["model_name"] == "simple_cnn"
+
+
+def test_another_architectures_name_is_refused_unless_forced(tiny_run, tmp_path, capsys):
+    repository = tmp_path / "repo"
+    argv = ["export", "--run", str(tiny_run), "--repository", str(repository), "--model", "inceptionv3"]
+    assert cli.main(argv) == 2  # a simple_cnn must not pass for an InceptionV3 silently
+    error = capsys.readouterr().err
+    assert "this run trained simple_cnn" in error and "--model simple_cnn" in error and "--force" in error
+    assert not repository.exists()
+    assert cli.main([*argv, "--force"]) == 0
+    card = json.loads((repository / "inceptionv3" / "1" / "model_card.json").read_text())
+    assert (card["model_name"], card["architecture"]) == ("inceptionv3", "simple_cnn")
+
+
+def test_the_old_name_option_still_names_the_model(tiny_run, tmp_path):
+    argv = ["--run", str(tiny_run), "--repository", str(tmp_path / "repo"), "--name", "renamed"]
+    assert exporter.main(argv) == 0
+    assert read_config(tmp_path / "repo" / "renamed").name == "renamed"
 
 
 def test_missing_run_folder_is_a_clear_error(tmp_path, capsys):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from imaging.contract import CLASS_NAMES
 from imaging.dataset import Sample
 from imaging.image_split import image_split, patients_in_training_and_test, split_samples
-from imaging.splits import PARTS, DataSplit, grouped_folds, grouped_split, patient_labels
+from imaging.splits import PARTS, DataSplit, SplitError, grouped_folds, grouped_split, patient_labels
 
 SEEDS = range(8)
 
@@ -135,6 +135,32 @@ def test_too_few_patients_in_a_class_is_refused_clearly():
         grouped_folds(samples, folds=5)
 
 
+def test_advice_for_a_small_class_names_flags_that_fit_the_data_set():
+    samples = make_samples({"NT": 10, "CLE": 10, "PSE": 10, "PLE": 2})
+    with pytest.raises(SplitError) as refused:
+        grouped_split(samples)
+    message = str(refused.value)
+    assert "--test-fraction 0" in message and "--validation-fraction 0" in message
+    grouped_split(samples, test_fraction=0)  # each piece of advice, followed, splits
+    grouped_split(samples, validation_fraction=0)
+    with pytest.raises(SplitError) as refused:
+        grouped_folds(samples, folds=5)
+    # No fold count fits 2 patients with validation; 2 folds without it do.
+    assert "--folds 2 --validation-fraction 0" in str(refused.value)
+    grouped_folds(samples, folds=2, validation_fraction=0)
+    samples = make_samples({"NT": 10, "CLE": 10, "PSE": 10, "PLE": 4})
+    with pytest.raises(SplitError, match="--folds 4"):
+        grouped_folds(samples, folds=5)
+    grouped_folds(samples, folds=4)
+
+
+def test_a_class_with_one_patient_gets_no_advice_that_cannot_work():
+    samples = make_samples({"NT": 10, "CLE": 10, "PSE": 10, "PLE": 1})
+    with pytest.raises(SplitError) as refused:
+        grouped_split(samples)
+    assert "add patients" in str(refused.value) and "--" not in str(refused.value)
+
+
 def test_fewer_patients_than_folds_is_refused():
     samples = make_samples({"NT": 2, "CLE": 1})
     with pytest.raises(ValueError, match="5 folds need at least 5 patients; the data set has 3"):
@@ -144,8 +170,8 @@ def test_fewer_patients_than_folds_is_refused():
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"validation_fraction": -0.1}, "validation_fraction must be in"),
-        ({"test_fraction": 1.0}, "test_fraction must be in"),
+        ({"validation_fraction": -0.1}, "--validation-fraction must be in"),
+        ({"test_fraction": 1.0}, "--test-fraction must be in"),
         ({"validation_fraction": 0.5, "test_fraction": 0.5}, "must be below 1"),
     ],
 )
@@ -156,7 +182,7 @@ def test_bad_fractions_are_refused(arguments, message):
 
 def test_bad_fold_requests_are_refused():
     samples = make_samples(FORTY_PATIENTS)
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(ValueError, match="--folds must be at least 2"):
         grouped_folds(samples, folds=1)
     with pytest.raises(ValueError, match="empty data set"):
         grouped_split([])
@@ -265,7 +291,7 @@ def test_split_samples_makes_the_named_split():
 @pytest.mark.parametrize(
     ("samples", "arguments", "message"),
     [
-        (make_samples(FORTY_PATIENTS), {"test_fraction": 1.0}, "test_fraction must be in"),
+        (make_samples(FORTY_PATIENTS), {"test_fraction": 1.0}, "--test-fraction must be in"),
         (make_samples(FORTY_PATIENTS), {"validation_fraction": 0.5, "test_fraction": 0.6}, "must be below 1"),
         (make_samples({"NT": 10, "CLE": 2}), {}, "at least 3 patients per class .*CLE has 2"),
         ([], {}, "empty data set"),

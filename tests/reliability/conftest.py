@@ -87,7 +87,8 @@ def _compressed_dicom() -> bytes:
 
     dataset = pydicom.dcmread(get_testdata_file("MR_small_jpeg_ls_lossless.dcm"))
     assert not pydicom.pixels.get_decoder(dataset.file_meta.TransferSyntaxUID).is_available, (
-        "a JPEG-LS decoder is installed here; this case needs a compressed DICOM without one")
+        "a JPEG-LS decoder is installed here; this case needs a compressed DICOM without one"
+    )
     dataset.Modality = "CT"
     return dicom_bytes(dataset)
 
@@ -177,8 +178,15 @@ def ct_small_identity() -> list[str]:
 
     dataset = pydicom.dcmread(ct_small_path(), stop_before_pixels=True)
     values = [str(dataset.PatientName), *str(dataset.PatientName).split("^"), str(dataset.PatientID)]
-    for keyword in ("OtherPatientIDs", "AccessionNumber", "StudyID", "PatientBirthDate",
-                    "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+    for keyword in (
+        "OtherPatientIDs",
+        "AccessionNumber",
+        "StudyID",
+        "PatientBirthDate",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "SOPInstanceUID",
+    ):
         value = dataset.get(keyword)
         if value:
             values.append(str(value))
@@ -235,8 +243,9 @@ def own_triton(tiny_repository):
 
     started: list[EmbeddedTriton] = []
 
-    def start(settings: ServeSettings | None = None, repository: Path | None = None,
-              **overrides) -> EmbeddedTriton:
+    def start(
+        settings: ServeSettings | None = None, repository: Path | None = None, **overrides
+    ) -> EmbeddedTriton:
         # Free ports are only free "a moment ago" on a machine shared with other test runs: when
         # the ports were picked here, one retry on fresh ports absorbs a lost race.
         attempts = 1 if settings is not None else 2
@@ -244,8 +253,14 @@ def own_triton(tiny_repository):
             chosen = settings
             if chosen is None:
                 grpc_port, http_port, metrics_port = free_ports(3)
-                values = dict(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port,
-                              threads=1, exit_timeout_s=10, startup_timeout_s=120)
+                values = dict(
+                    grpc_port=grpc_port,
+                    http_port=http_port,
+                    metrics_port=metrics_port,
+                    threads=1,
+                    exit_timeout_s=10,
+                    startup_timeout_s=120,
+                )
                 values.update(overrides)
                 chosen = ServeSettings(**values)
             server = EmbeddedTriton(repository or tiny_repository.path, chosen)
@@ -283,23 +298,31 @@ def build_slow_onnx(image_size: int, seconds_hint_iterations: int = 8000, side: 
 
     rng = np.random.default_rng(1)
     body = helper.make_graph(
-        [helper.make_node("MatMul", ["x_in", "w"], ["product"]),
-         helper.make_node("Tanh", ["product"], ["x_out"]),
-         helper.make_node("Identity", ["cond_in"], ["cond_out"])],
+        [
+            helper.make_node("MatMul", ["x_in", "w"], ["product"]),
+            helper.make_node("Tanh", ["product"], ["x_out"]),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
         "burn",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [side, side])],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [side, side])])
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [side, side]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [side, side]),
+        ],
+    )
     initializers = [
         numpy_helper.from_array(np.array(1 / 255, np.float32), "scale"),
         numpy_helper.from_array((rng.normal(size=(side, side)) / side).astype(np.float32), "w"),
         numpy_helper.from_array(np.array(seconds_hint_iterations, np.int64), "trips"),
         numpy_helper.from_array(np.array(True), "true"),
         numpy_helper.from_array(np.array(0, np.float32), "zero"),
-        numpy_helper.from_array((rng.normal(size=(image_size * image_size, 4)) * 0.05).astype(np.float32),
-                                "dense"),
+        numpy_helper.from_array(
+            (rng.normal(size=(image_size * image_size, 4)) * 0.05).astype(np.float32), "dense"
+        ),
     ]
     nodes = [
         helper.make_node("Cast", ["image"], ["image_float"], to=TensorProto.FLOAT),
@@ -315,9 +338,12 @@ def build_slow_onnx(image_size: int, seconds_hint_iterations: int = 8000, side: 
         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
     ]
     graph = helper.make_graph(
-        nodes, "slow_emphysema",
+        nodes,
+        "slow_emphysema",
         [helper.make_tensor_value_info("image", TensorProto.UINT8, ["batch", image_size, image_size, 1])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 4])], initializers)
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 4])],
+        initializers,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -375,8 +401,9 @@ class StreamlitServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def start_streamlit(log_path: Path, triton_url: str, allowed_hosts: tuple[str, ...] = (),
-                    timeout_s: float = 60) -> StreamlitServer:
+def start_streamlit(
+    log_path: Path, triton_url: str, allowed_hosts: tuple[str, ...] = (), timeout_s: float = 60
+) -> StreamlitServer:
     """Start the app exactly as `emphysema app`/`publish` do (their command, the repo's config.toml)."""
     import http.client
 
@@ -385,9 +412,14 @@ def start_streamlit(log_path: Path, triton_url: str, allowed_hosts: tuple[str, .
     port = free_port()
     settings = AppSettings(port=port, triton_url=triton_url, allowed_hosts=allowed_hosts)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(streamlit_command(settings), cwd=REPOSITORY_ROOT, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=app_environment(settings))
+        process = subprocess.Popen(
+            streamlit_command(settings),
+            cwd=REPOSITORY_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=app_environment(settings),
+        )
     server = StreamlitServer(port, process, log_path)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -450,8 +482,14 @@ class StreamlitSession:
         self._socket = None
         self._connections = contextlib.ExitStack()
 
-    def http(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-             xsrf: bool = True) -> tuple[int, bytes]:
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict | None = None,
+        xsrf: bool = True,
+    ) -> tuple[int, bytes]:
         """Send one request to the app over loopback; return status and body."""
         import http.client
 
@@ -491,10 +529,19 @@ class StreamlitSession:
         from websockets.sync.client import connect
 
         tcp = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        self._socket = self._connections.enter_context(connect(
-            f"ws://{self.host}/_stcore/stream", sock=tcp, subprotocols=["streamlit", self.xsrf],
-            additional_headers={"Cookie": f"{self.XSRF_COOKIE}={self.xsrf}", "Origin": f"http://{self.host}"},
-            max_size=None, open_timeout=10))
+        self._socket = self._connections.enter_context(
+            connect(
+                f"ws://{self.host}/_stcore/stream",
+                sock=tcp,
+                subprotocols=["streamlit", self.xsrf],
+                additional_headers={
+                    "Cookie": f"{self.XSRF_COOKIE}={self.xsrf}",
+                    "Origin": f"http://{self.host}",
+                },
+                max_size=None,
+                open_timeout=10,
+            )
+        )
 
     def close(self) -> None:
         self._connections.close()
@@ -533,12 +580,17 @@ class StreamlitSession:
         import uuid
 
         file_id = uuid.uuid4().hex
-        body = (b"--boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name.encode()
-                + b"\"\r\nContent-Type: application/octet-stream\r\n\r\n" + data + b"\r\n--boundary--\r\n")
+        body = (
+            b'--boundary\r\nContent-Disposition: form-data; name="file"; filename="'
+            + name.encode()
+            + b'"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            + data
+            + b"\r\n--boundary--\r\n"
+        )
         headers = {"Content-Type": "multipart/form-data; boundary=boundary"}
         if chunked:
             headers["Transfer-Encoding"] = "chunked"
-            parts = [body[start:start + 65536] for start in range(0, len(body), 65536)]
+            parts = [body[start : start + 65536] for start in range(0, len(body), 65536)]
             body = b"".join(f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in parts) + b"0\r\n\r\n"
         status, _ = self.http("PUT", f"/_stcore/upload_file/{self.session_id}/{file_id}", body, headers)
         return status, file_id

@@ -32,7 +32,8 @@ def _check_message(message: str, bad_file) -> None:
     assert len(message) < 500, f"message too long for a person to read: {message!r}"
     lowered = message.lower()
     assert any(hint in lowered for hint in bad_file.hints), (
-        f"the message does not say what is wrong (expected one of {bad_file.hints}): {message!r}")
+        f"the message does not say what is wrong (expected one of {bad_file.hints}): {message!r}"
+    )
 
 
 def test_read_scan_refuses_a_bad_file_from_disk_with_one_clear_message(bad_file, tmp_path, tree_lister):
@@ -52,8 +53,9 @@ def test_read_scan_refuses_a_bad_upload_from_bytes_with_one_clear_message(bad_fi
     _check_message(str(caught.value), bad_file)
 
 
-def test_reading_every_bad_file_leaves_nothing_in_the_temp_or_working_dir(bad_files, private_temp,
-                                                                           tree_lister):
+def test_reading_every_bad_file_leaves_nothing_in_the_temp_or_working_dir(
+    bad_files, private_temp, tree_lister
+):
     for bad in bad_files:
         with pytest.raises(ScanReadError):
             read_scan(bad.data, name=bad.name)
@@ -93,7 +95,11 @@ def test_devices_and_pipes_are_refused_without_hanging_or_reading_forever(tmp_pa
     try:
         completed = subprocess.run(
             [sys.executable, "-c", _SPECIAL_FILE_PROBE, str(REPOSITORY_ROOT), str(1024**3), *paths],
-            capture_output=True, text=True, timeout=30, check=False)
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("read_scan hung on a device or a named pipe (no answer within 30 s)")
     assert completed.returncode == 0, completed.stderr
@@ -167,7 +173,12 @@ def test_decompression_bombs_are_refused_before_any_large_allocation(bad_files, 
     }
     completed = subprocess.run(
         [sys.executable, "-c", _BOMB_PROBE, str(REPOSITORY_ROOT), str(ADDRESS_SPACE_HEADROOM)],
-        input=json.dumps(cases), capture_output=True, text=True, timeout=120, check=False)
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stderr
     results = json.loads(completed.stdout)
     for name, result in results.items():
@@ -205,7 +216,8 @@ def _png_claiming_16bit(width: int, height: int) -> bytes:
 
 @pytest.mark.triton
 def test_predict_cli_reports_each_bad_file_and_classifies_the_good_one(
-        bad_files, ct_small_bytes, triton_server, tmp_path, capsys, tree_lister, private_temp):
+    bad_files, ct_small_bytes, triton_server, tmp_path, capsys, tree_lister, private_temp
+):
     from emphysema import cli
 
     folder = tmp_path / "scans"
@@ -216,7 +228,7 @@ def test_predict_cli_reports_each_bad_file_and_classifies_the_good_one(
     files = sorted(str(path) for path in folder.iterdir())
     before = tree_lister(tmp_path)
 
-    status = cli.main(["predict", "--url", triton_server.grpc_url, "--no-progress", "--json", *files])
+    status = cli.main(["predict", "--url", triton_server.grpc_url, "--quiet", "--json", *files])
 
     captured = capsys.readouterr()
     assert status == 1, "the exit code must say that some files failed"
@@ -241,7 +253,7 @@ def test_predict_cli_with_only_bad_files_fails_cleanly(bad_files, triton_server,
         path = tmp_path / bad.name
         path.write_bytes(bad.data)
         paths.append(str(path))
-    status = cli.main(["predict", "--url", triton_server.grpc_url, "--no-progress", *paths])
+    status = cli.main(["predict", "--url", triton_server.grpc_url, "--quiet", *paths])
     captured = capsys.readouterr()
     assert status == 1
     assert "Traceback" not in captured.out + captured.err
@@ -254,8 +266,21 @@ def test_predict_cli_with_only_bad_files_fails_cleanly(bad_files, triton_server,
 
 def _app_text(app) -> str:
     parts = []
-    for kind in ("markdown", "error", "warning", "info", "success", "caption", "text", "subheader",
-                 "header", "title", "metric", "exception", "code"):
+    for kind in (
+        "markdown",
+        "error",
+        "warning",
+        "info",
+        "success",
+        "caption",
+        "text",
+        "subheader",
+        "header",
+        "title",
+        "metric",
+        "exception",
+        "code",
+    ):
         for element in getattr(app, kind, []):
             value = getattr(element, "value", None)
             if value is None:
@@ -268,7 +293,8 @@ def _app_text(app) -> str:
 
 @pytest.mark.triton
 def test_app_shows_one_error_per_bad_upload_and_still_classifies_the_good_one(
-        bad_files, ct_small_bytes, triton_server, private_temp, tree_lister, monkeypatch):
+    bad_files, ct_small_bytes, triton_server, private_temp, tree_lister, monkeypatch
+):
     monkeypatch.setenv("EMPHYSEMA_TRITON_URL", triton_server.grpc_url)
     app = AppTest.from_file(str(REPOSITORY_ROOT / "client" / "app.py"), default_timeout=60)
     app.run()

@@ -23,8 +23,9 @@ def stub(triton_server):
     channel.close()
 
 
-def _request(model: str, shape: list[int], datatype: str = "UINT8", payload: bytes | None = None,
-             name: str = "image") -> service_pb2.ModelInferRequest:
+def _request(
+    model: str, shape: list[int], datatype: str = "UINT8", payload: bytes | None = None, name: str = "image"
+) -> service_pb2.ModelInferRequest:
     request = service_pb2.ModelInferRequest(model_name=model)
     request.inputs.add(name=name, datatype=datatype, shape=shape)
     if payload is None:
@@ -62,14 +63,25 @@ def _bad_requests(repository) -> dict[str, service_pb2.ModelInferRequest]:
     }
 
 
-BAD_REQUEST_NAMES = ["wrong_shape", "no_batch_dimension", "three_channels", "wrong_dtype",
-                     "byte_size_too_small", "byte_size_too_large", "missing_input", "wrongly_named_input",
-                     "extra_input", "batch_over_maximum", "negative_dimension"]
+BAD_REQUEST_NAMES = [
+    "wrong_shape",
+    "no_batch_dimension",
+    "three_channels",
+    "wrong_dtype",
+    "byte_size_too_small",
+    "byte_size_too_large",
+    "missing_input",
+    "wrongly_named_input",
+    "extra_input",
+    "batch_over_maximum",
+    "negative_dimension",
+]
 
 
 @pytest.mark.parametrize("case", BAD_REQUEST_NAMES)
-def test_malformed_tensor_is_invalid_argument_and_triton_keeps_serving(case, stub, tiny_repository,
-                                                                       triton_server):
+def test_malformed_tensor_is_invalid_argument_and_triton_keeps_serving(
+    case, stub, tiny_repository, triton_server
+):
     with pytest.raises(grpc.RpcError) as caught:
         stub.ModelInfer(_bad_requests(tiny_repository)[case], timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (case, caught.value.details())
@@ -81,14 +93,18 @@ def test_malformed_tensor_is_invalid_argument_and_triton_keeps_serving(case, stu
 
 
 @pytest.mark.parametrize("model", ["../etc/passwd", "/etc/passwd", "inceptionv3/../../x", "", "\u00e9\x00"])
-def test_hostile_model_names_are_refused_and_triton_keeps_serving(model, stub, tiny_repository,
-                                                                  triton_server):
+def test_hostile_model_names_are_refused_and_triton_keeps_serving(
+    model, stub, tiny_repository, triton_server
+):
     request = _good_request(tiny_repository)
     request.model_name = model
     with pytest.raises(grpc.RpcError) as caught:
         stub.ModelInfer(request, timeout=10)
-    assert caught.value.code() in {grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE,
-                                   grpc.StatusCode.INVALID_ARGUMENT}, caught.value
+    assert caught.value.code() in {
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.INVALID_ARGUMENT,
+    }, caught.value
     assert triton_server.process.poll() is None
     assert stub.ModelInfer(_good_request(tiny_repository), timeout=10).raw_output_contents
 
@@ -116,8 +132,12 @@ def test_wrapper_turns_a_wrong_shaped_array_into_a_readable_error(triton_server,
 
     size = tiny_repository.image_size
     with TritonClassifier(TritonSettings(url=triton_server.grpc_url, timeout_seconds=10)) as classifier:
-        for images in (np.zeros((2, size + 1, size, 1), np.uint8), np.zeros((2, size, size, 3), np.uint8),
-                       np.zeros((2, size, size, 1), np.float32), np.zeros((size, size), np.uint8)):
+        for images in (
+            np.zeros((2, size + 1, size, 1), np.uint8),
+            np.zeros((2, size, size, 3), np.uint8),
+            np.zeros((2, size, size, 1), np.float32),
+            np.zeros((size, size), np.uint8),
+        ):
             with pytest.raises(ValueError) as caught:
                 classifier.classify(images)
             message = str(caught.value)

@@ -71,8 +71,13 @@ def test_sigkill_and_restart_under_concurrent_load(own_triton, tiny_repository):
     server = own_triton()
     ports_settings = server.settings
     size = tiny_repository.image_size
-    settings = TritonSettings(url=server.grpc_url, timeout_seconds=2.0, retries=6, backoff_seconds=0.25,
-                              max_batch_size=tiny_repository.max_batch_size)
+    settings = TritonSettings(
+        url=server.grpc_url,
+        timeout_seconds=2.0,
+        retries=6,
+        backoff_seconds=0.25,
+        max_batch_size=tiny_repository.max_batch_size,
+    )
     # Each call may take this long at most; a little slack for a busy 2-core machine.
     call_bound = _worst_case_seconds(settings) + 5
     ledger = Ledger()
@@ -120,11 +125,16 @@ def test_sigkill_and_restart_under_concurrent_load(own_triton, tiny_repository):
     assert all(outcome == "ok" for outcome in late), late
     # And the load really was in flight across the crash: some requests began around the kill and
     # ended only after the restart began (no server could answer them in between).
-    spanning = [entries for entries in ledger.outcomes.values()
-                if entries[0][1] <= killed_at + 0.5 and entries[0][2] >= restarted_at]
+    spanning = [
+        entries
+        for entries in ledger.outcomes.values()
+        if entries[0][1] <= killed_at + 0.5 and entries[0][2] >= restarted_at
+    ]
     assert spanning, "no request was in flight across the crash; the test did not test anything"
-    print(f"SIGKILL/restart: {summary}, restart took {ready_at - restarted_at:.1f} s, "
-          f"longest request {max(durations):.1f} s (bound {call_bound:.1f} s)")
+    print(
+        f"SIGKILL/restart: {summary}, restart took {ready_at - restarted_at:.1f} s, "
+        f"longest request {max(durations):.1f} s (bound {call_bound:.1f} s)"
+    )
 
 
 def test_killed_server_leaves_no_python_backend_stub_behind(own_triton):
@@ -163,7 +173,8 @@ def server_errors(app: AppTest) -> list[str]:
 
 
 def test_frozen_triton_shows_an_error_in_the_app_within_the_deadline_then_recovers(
-        own_triton, ct_small_bytes, monkeypatch):
+    own_triton, ct_small_bytes, monkeypatch
+):
     server = own_triton()
     monkeypatch.setenv("EMPHYSEMA_TRITON_URL", server.grpc_url)
     app = AppTest.from_file(str(REPOSITORY_ROOT / "client" / "app.py"), default_timeout=60)
@@ -206,7 +217,7 @@ def test_frozen_triton_makes_the_cli_fail_within_its_deadline(own_triton, ct_sma
     os.kill(server.process.pid, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        status = cli.main(["predict", "--url", server.grpc_url, "--timeout", "1", "--no-progress", str(scan)])
+        status = cli.main(["predict", "--url", server.grpc_url, "--timeout", "1", "--quiet", str(scan)])
         elapsed = time.monotonic() - started
     finally:
         os.kill(server.process.pid, signal.SIGCONT)
@@ -218,11 +229,12 @@ def test_frozen_triton_makes_the_cli_fail_within_its_deadline(own_triton, ct_sma
     # connection made before the freeze hits the deadline instead: "did not answer".
     assert f"Triton at {server.grpc_url}" in error and "Traceback" not in error, error
     assert "not reachable" in error or "did not answer within 1 s" in error, error
-    assert cli.main(["predict", "--url", server.grpc_url, "--no-progress", str(scan)]) == 0
+    assert cli.main(["predict", "--url", server.grpc_url, "--quiet", str(scan)]) == 0
 
 
-def test_graceful_shutdown_completes_the_requests_triton_already_accepted(own_triton, slow_repository,
-                                                                           tiny_repository):
+def test_graceful_shutdown_completes_the_requests_triton_already_accepted(
+    own_triton, slow_repository, tiny_repository
+):
     """SIGTERM (`EmbeddedTriton.stop()`) while 8 requests are inside Triton: all 8 still get answers.
 
     The model here takes about a second per batch (`slow_repository`), so requests are still being
@@ -234,13 +246,18 @@ def test_graceful_shutdown_completes_the_requests_triton_already_accepted(own_tr
     """
     server = own_triton(repository=slow_repository)
     size = tiny_repository.image_size
-    settings = TritonSettings(url=server.grpc_url, timeout_seconds=30.0, retries=0,
-                              max_batch_size=tiny_repository.max_batch_size)
+    settings = TritonSettings(
+        url=server.grpc_url, timeout_seconds=30.0, retries=0, max_batch_size=tiny_repository.max_batch_size
+    )
     ledger = Ledger()
     with TritonClassifier(settings) as classifier, ThreadPoolExecutor(max_workers=9) as pool:
         classifier.model_info()
-        accepted = [pool.submit(ledger.run, number, lambda number=number: classifier.classify(
-            _images(size, 1, number))) for number in range(8)]
+        accepted = [
+            pool.submit(
+                ledger.run, number, lambda number=number: classifier.classify(_images(size, 1, number))
+            )
+            for number in range(8)
+        ]
         time.sleep(0.5)  # the requests reach Triton; the model holds them for about a second
         unfinished = sum(not future.done() for future in accepted)
         signalled_at = time.monotonic()
@@ -257,8 +274,10 @@ def test_graceful_shutdown_completes_the_requests_triton_already_accepted(own_tr
     assert finished_after_signal > 0
     assert outcomes[100] in {"ok", "TritonUnavailableError"}, (outcomes[100], ledger.messages)
     assert returncode == 0, f"Triton exited with {returncode} on SIGTERM"
-    print(f"graceful shutdown: {unfinished} of 8 requests unfinished at SIGTERM, all 8 answered "
-          f"({finished_after_signal} after the signal); a request sent during shutdown: {outcomes[100]}")
+    print(
+        f"graceful shutdown: {unfinished} of 8 requests unfinished at SIGTERM, all 8 answered "
+        f"({finished_after_signal} after the signal); a request sent during shutdown: {outcomes[100]}"
+    )
 
 
 LOAD_REQUESTS = 1500
@@ -278,10 +297,24 @@ def _locate_perf_analyzer():
 
 
 def _load_with_perf_analyzer(perf_analyzer, server, model: str, requests: int) -> str:
-    command = [str(perf_analyzer.binary), "-m", model, "-i", "grpc", "-u", server.grpc_url,
-               "--concurrency-range", "8", "--request-count", str(requests), "-b", "1"]
-    completed = subprocess.run(command, env=perf_analyzer.environment, capture_output=True, text=True,
-                               timeout=240, check=False)
+    command = [
+        str(perf_analyzer.binary),
+        "-m",
+        model,
+        "-i",
+        "grpc",
+        "-u",
+        server.grpc_url,
+        "--concurrency-range",
+        "8",
+        "--request-count",
+        str(requests),
+        "-b",
+        "1",
+    ]
+    completed = subprocess.run(
+        command, env=perf_analyzer.environment, capture_output=True, text=True, timeout=240, check=False
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return completed.stdout
 
@@ -298,8 +331,9 @@ def _load_with_threads(server, tiny_repository, requests: int) -> str:
     return f"thread pool: {summary}"
 
 
-def test_sustained_load_has_no_failed_requests_and_stable_server_memory(own_triton, tiny_repository,
-                                                                         rss_reader):
+def test_sustained_load_has_no_failed_requests_and_stable_server_memory(
+    own_triton, tiny_repository, rss_reader
+):
     server = own_triton()
     perf_analyzer = _locate_perf_analyzer()
 
@@ -317,11 +351,13 @@ def test_sustained_load_has_no_failed_requests_and_stable_server_memory(own_trit
     assert statistics["fail"] == 0, statistics
     assert statistics["success"] >= LOAD_REQUESTS + LOAD_REQUESTS // 3, statistics
     growth = sum(after.values()) - sum(settled.values())
-    print(f"sustained load ({'perf_analyzer' if perf_analyzer else 'thread pool'}, concurrency 8, "
-          f"{LOAD_REQUESTS} requests): server tree RSS {sum(settled.values()) / 1024:.1f} MiB -> "
-          f"{sum(after.values()) / 1024:.1f} MiB ({growth / 1024:+.1f} MiB), "
-          f"per process {settled} -> {after}; "
-          f"statistics {statistics}")
+    print(
+        f"sustained load ({'perf_analyzer' if perf_analyzer else 'thread pool'}, concurrency 8, "
+        f"{LOAD_REQUESTS} requests): server tree RSS {sum(settled.values()) / 1024:.1f} MiB -> "
+        f"{sum(after.values()) / 1024:.1f} MiB ({growth / 1024:+.1f} MiB), "
+        f"per process {settled} -> {after}; "
+        f"statistics {statistics}"
+    )
     if perf_analyzer is not None:
         assert "Throughput" in report
     assert growth < RSS_GROWTH_BOUND_KIB, f"server RSS grew by {growth} KiB under load"

@@ -69,9 +69,10 @@ def assert_still_serving(server, repository) -> None:
 
 
 @pytest.mark.parametrize("kind", ["huge_declared_shape", "deep_nesting", "oversized_body"])
-def test_hostile_http_inference_is_refused_before_it_is_parsed(triton_server, tiny_repository, kind,
-                                                                crash_request_bodies):
-    oversized = b'{"inputs":[{"data":[' + b"0," * (32 * MiB) + b'0]}]}'  # 64 MiB
+def test_hostile_http_inference_is_refused_before_it_is_parsed(
+    triton_server, tiny_repository, kind, crash_request_bodies
+):
+    oversized = b'{"inputs":[{"data":[' + b"0," * (32 * MiB) + b"0]}]}"  # 64 MiB
     body = crash_request_bodies.get(kind, oversized)
     status, answer = post_http(triton_server, f"/v2/models/{tiny_repository.model_name}/infer", body)
     assert status == 403, (status, answer[:200])
@@ -85,7 +86,7 @@ def test_slow_loris_and_idle_connections_do_not_block_clients(triton_server, tin
     try:
         for index in range(40):  # requests that never finish: headers promise a body that never comes
             partial = socket.create_connection(_host_port(triton_server, "http"), timeout=10)
-            head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{{\"in"
+            head = f'POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{{"in'
             partial.sendall(head.encode() if index % 2 else b"POST " + path.encode() + b" HTTP/1.1\r\nHo")
             held.append(partial)
         for kind in ("http", "grpc"):
@@ -146,7 +147,8 @@ def test_refused_large_grpc_payloads_leave_no_memory_behind(own_triton, tiny_rep
     # number); Triton's default reuse pool kept ~400 MiB after eight (measured).
     allowance_kib = (2 * len(payload) + 32 * MiB) // 1024
     assert after - baseline < allowance_kib, (
-        f"tritonserver RSS {baseline // 1024} MiB before, {peak // 1024} MiB peak, {after // 1024} MiB after")
+        f"tritonserver RSS {baseline // 1024} MiB before, {peak // 1024} MiB peak, {after // 1024} MiB after"
+    )
     assert_still_serving(server, tiny_repository)
 
 

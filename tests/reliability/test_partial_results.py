@@ -33,9 +33,24 @@ def _start_predict(url: str, folder: Path, output_format: str) -> subprocess.Pop
     flags = {"table": [], "csv": ["--csv"], "json": ["--json"]}[output_format]
     with open(folder.with_suffix(".stderr"), "w") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-m", "emphysema", "predict", "--url", url, "--timeout", "2", "--no-progress",
-             *flags, str(folder)],
-            cwd=REPOSITORY_ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
+            [
+                sys.executable,
+                "-m",
+                "emphysema",
+                "predict",
+                "--url",
+                url,
+                "--timeout",
+                "2",
+                "--quiet",
+                *flags,
+                str(folder),
+            ],
+            cwd=REPOSITORY_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
 
 
 def _finish(predict: subprocess.Popen, folder: Path, timeout_s: float) -> tuple[str, str]:
@@ -58,8 +73,8 @@ def _finished_files(output_format: str, stdout: str) -> tuple[list[str], list[st
             assert None not in row and all(row[name] for name in CLASS_COLUMNS), row  # no cut-off row
         return [row["file"] for row in rows], None
     lines = stdout.splitlines()
-    assert lines[0].split() == ["file", "prediction", *CLASS_COLUMNS]
-    rows = [line.split() for line in lines[1:] if not line.startswith("* ")]
+    assert lines[0].startswith("model ") and lines[1].split() == ["file", "prediction", *CLASS_COLUMNS]
+    rows = [line.split() for line in lines[2:] if not line.startswith("* ")]
     for cells in rows:
         assert len(cells) == 6 and cells[1].rstrip("*") in CLASS_COLUMNS, cells
     return [cells[0] for cells in rows], None
@@ -68,7 +83,7 @@ def _finished_files(output_format: str, stdout: str) -> tuple[list[str], list[st
 def _named_unfinished(stderr: str) -> list[str]:
     lines = stderr.splitlines()
     start = next(index for index, line in enumerate(lines) if line.startswith("not classified ("))
-    return [line.strip() for line in lines[start + 1:] if line.startswith("  ")]
+    return [line.strip() for line in lines[start + 1 :] if line.startswith("  ")]
 
 
 @pytest.mark.parametrize("output_format", ["table", "csv", "json"])

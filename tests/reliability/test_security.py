@@ -38,7 +38,7 @@ def _listening_sockets() -> dict[int, tuple[str, int]]:
                 continue
             # The kernel prints addresses as host-order 32-bit words in hex.
             raw = bytes.fromhex(address)
-            words = b"".join(raw[index:index + 4][::-1] for index in range(0, len(raw), 4))
+            words = b"".join(raw[index : index + 4][::-1] for index in range(0, len(raw), 4))
             host = str(ipaddress.ip_address(words)) if width == 8 else str(ipaddress.IPv6Address(words))
             sockets[int(fields[9])] = (host, int(port, 16))
     return sockets
@@ -63,8 +63,11 @@ def test_triton_listens_on_loopback_only(triton_server, rss_reader):
     for pid in rss_reader(triton_server.process.pid):  # Triton and its python-backend stubs
         owned |= _socket_inodes(pid)
     endpoints = [listening[inode] for inode in owned if inode in listening]
-    ports = {triton_server.settings.grpc_port, triton_server.settings.http_port,
-             triton_server.settings.metrics_port}
+    ports = {
+        triton_server.settings.grpc_port,
+        triton_server.settings.http_port,
+        triton_server.settings.metrics_port,
+    }
     assert ports <= {port for _, port in endpoints}, (ports, endpoints)
     for host, port in endpoints:
         assert _is_loopback(host), f"Triton listens on {host}:{port}, which other machines can reach"
@@ -89,16 +92,24 @@ def test_triton_admin_apis_are_refused_and_the_model_keeps_serving(own_triton, t
             "load_model": lambda headers: client.load_model(model, headers=headers, client_timeout=10),
             "unload_model": lambda headers: client.unload_model(model, headers=headers, client_timeout=10),
             "load_model_with_code": lambda headers: client.load_model(
-                "injected", config=json.dumps({"backend": "python", "max_batch_size": 1}),
-                files={"file:1/model.py": b"import os\n"}, headers=headers, client_timeout=10),
-            "repository_index": lambda headers: client.get_model_repository_index(headers=headers,
-                                                                                  client_timeout=10),
+                "injected",
+                config=json.dumps({"backend": "python", "max_batch_size": 1}),
+                files={"file:1/model.py": b"import os\n"},
+                headers=headers,
+                client_timeout=10,
+            ),
+            "repository_index": lambda headers: client.get_model_repository_index(
+                headers=headers, client_timeout=10
+            ),
             "register_system_shared_memory": lambda headers: client.register_system_shared_memory(
-                "region", "/emphysema_test_region", 64, headers=headers, client_timeout=10),
+                "region", "/emphysema_test_region", 64, headers=headers, client_timeout=10
+            ),
             "update_log_settings": lambda headers: client.update_log_settings(
-                {"log_verbose_level": 1}, headers=headers, client_timeout=10),
+                {"log_verbose_level": 1}, headers=headers, client_timeout=10
+            ),
             "update_trace_settings": lambda headers: client.update_trace_settings(
-                settings={"trace_level": ["TIMESTAMPS"]}, headers=headers, client_timeout=10),
+                settings={"trace_level": ["TIMESTAMPS"]}, headers=headers, client_timeout=10
+            ),
         }
         for name, attempt in attempts.items():
             with pytest.raises(InferenceServerException) as caught:
@@ -111,10 +122,12 @@ def test_triton_admin_apis_are_refused_and_the_model_keeps_serving(own_triton, t
                 attempts[name](key_header)
         assert client.is_model_ready(model, client_timeout=10)
         assert client.is_server_ready(client_timeout=10)
-        image = grpcclient.InferInput("image", [1, tiny_repository.image_size, tiny_repository.image_size, 1],
-                                      "UINT8")
-        image.set_data_from_numpy(np.zeros((1, tiny_repository.image_size, tiny_repository.image_size, 1),
-                                           np.uint8))
+        image = grpcclient.InferInput(
+            "image", [1, tiny_repository.image_size, tiny_repository.image_size, 1], "UINT8"
+        )
+        image.set_data_from_numpy(
+            np.zeros((1, tiny_repository.image_size, tiny_repository.image_size, 1), np.uint8)
+        )
         result = client.infer(model, [image], client_timeout=10)
         assert result.as_numpy("probabilities").shape == (1, 4)
         assert client.get_model_repository_index(headers=key_header, client_timeout=10).models
@@ -129,9 +142,13 @@ def test_triton_http_admin_routes_are_refused(triton_server, tiny_repository):
     import urllib.error
     import urllib.request
 
-    routes = [f"/v2/repository/models/{tiny_repository.model_name}/unload",
-              f"/v2/repository/models/{tiny_repository.model_name}/load",
-              "/v2/systemsharedmemory/region/attack/register", "/v2/repository/index", "/v2/logging"]
+    routes = [
+        f"/v2/repository/models/{tiny_repository.model_name}/unload",
+        f"/v2/repository/models/{tiny_repository.model_name}/load",
+        "/v2/systemsharedmemory/region/attack/register",
+        "/v2/repository/index",
+        "/v2/logging",
+    ]
     for route in routes:
         request = urllib.request.Request(triton_server.http_url + route, data=b"{}", method="POST")
         with pytest.raises(urllib.error.HTTPError) as caught:
@@ -192,8 +209,9 @@ def _configured_upload_limit_bytes() -> int:
 
 
 @pytest.mark.slow
-def test_the_real_server_enforces_the_upload_limit_and_xsrf(streamlit_server, streamlit_session,
-                                                            ct_small_bytes):
+def test_the_real_server_enforces_the_upload_limit_and_xsrf(
+    streamlit_server, streamlit_session, ct_small_bytes
+):
     limit = _configured_upload_limit_bytes()
     assert limit <= 50 * 1024 * 1024, "config.toml must lower Streamlit's 200 MB default"
     server = streamlit_server("127.0.0.1:1")  # no Triton needed to test uploads
@@ -209,8 +227,13 @@ def test_the_real_server_enforces_the_upload_limit_and_xsrf(streamlit_server, st
         assert status == 413, "an upload over server.maxUploadSize must get 413 from the server"
         status, _ = session.upload("huge_chunked.dcm", oversized, chunked=True)
         assert status == 413, "a chunked upload (no Content-Length) over the limit must get 413 too"
-        forged = session.http("PUT", f"/_stcore/upload_file/{session.session_id}/forged", b"x",
-                              {"Content-Type": "multipart/form-data; boundary=b"}, xsrf=False)
+        forged = session.http(
+            "PUT",
+            f"/_stcore/upload_file/{session.session_id}/forged",
+            b"x",
+            {"Content-Type": "multipart/form-data; boundary=b"},
+            xsrf=False,
+        )
         assert forged[0] == 403, "an upload without the XSRF token must be refused"
     finally:
         session.close()
@@ -221,8 +244,9 @@ def _on_disk(path: str) -> bool:
     """Whether a path lies on a disk-backed filesystem (its longest matching mount point decides)."""
     memory = {"tmpfs", "ramfs"}
     mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
-    containing = [fields for fields in mounts
-                  if path == fields[1] or path.startswith(fields[1].rstrip("/") + "/")]
+    containing = [
+        fields for fields in mounts if path == fields[1] or path.startswith(fields[1].rstrip("/") + "/")
+    ]
     best = max(containing, key=lambda fields: len(fields[1]))
     return best[2] not in memory
 
@@ -244,14 +268,18 @@ def test_a_large_upload_never_touches_the_disk_while_it_arrives(streamlit_server
     try:
         session.rerun()
         size = 3 * 1024 * 1024
-        head = (b"--boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.dcm\"\r\n"
-                b"Content-Type: application/dicom\r\n\r\n")
+        head = (
+            b'--boundary\r\nContent-Disposition: form-data; name="file"; filename="big.dcm"\r\n'
+            b"Content-Type: application/dicom\r\n\r\n"
+        )
         tail = b"\r\n--boundary--\r\n"
-        request = (f"PUT /_stcore/upload_file/{session.session_id}/big HTTP/1.1\r\n"
-                   f"Host: 127.0.0.1:{server.port}\r\n"
-                   "Content-Type: multipart/form-data; boundary=boundary\r\n"
-                   f"Content-Length: {len(head) + size + len(tail)}\r\nX-Xsrftoken: {session.xsrf}\r\n"
-                   f"Cookie: {session.XSRF_COOKIE}={session.xsrf}\r\n\r\n").encode()
+        request = (
+            f"PUT /_stcore/upload_file/{session.session_id}/big HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\n"
+            "Content-Type: multipart/form-data; boundary=boundary\r\n"
+            f"Content-Length: {len(head) + size + len(tail)}\r\nX-Xsrftoken: {session.xsrf}\r\n"
+            f"Cookie: {session.XSRF_COOKIE}={session.xsrf}\r\n\r\n"
+        ).encode()
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
             connection.sendall(request + head + bytes(2 * 1024 * 1024))
             open_files: list[str] = []
@@ -326,8 +354,9 @@ def test_a_crafted_upload_with_a_forbidden_extension_shows_no_traceback(streamli
 
 
 @pytest.mark.triton
-def test_the_app_refuses_a_file_over_its_own_limit_and_keeps_the_others(triton_server, ct_small_bytes,
-                                                                         monkeypatch):
+def test_the_app_refuses_a_file_over_its_own_limit_and_keeps_the_others(
+    triton_server, ct_small_bytes, monkeypatch
+):
     """AppTest skips Streamlit's HTTP upload route, so this is the app's own per-file check."""
     from client.uploads import MAXIMUM_UPLOAD_BYTES
 
@@ -335,8 +364,9 @@ def test_the_app_refuses_a_file_over_its_own_limit_and_keeps_the_others(triton_s
     app = AppTest.from_file(str(REPOSITORY_ROOT / "client" / "app.py"), default_timeout=60)
     app.run()
     oversized = b"\x89PNG\r\n\x1a\n" + bytes(MAXIMUM_UPLOAD_BYTES)
-    app.file_uploader[0].set_value([("huge.png", oversized, "image/png"),
-                                    ("good.dcm", ct_small_bytes, "application/dicom")]).run()
+    app.file_uploader[0].set_value(
+        [("huge.png", oversized, "image/png"), ("good.dcm", ct_small_bytes, "application/dicom")]
+    ).run()
     assert not app.exception
     errors = [str(element.value) for element in app.error]
     assert len([message for message in errors if "huge.png" in message]) == 1, errors
@@ -352,8 +382,12 @@ def test_a_foreign_host_is_refused_when_published(streamlit_server, streamlit_se
 
     public_host = "a1b2-c3d4.ngrok-free.app"
     server = streamlit_server("127.0.0.1:1", allowed_hosts=(public_host, "localhost", "127.0.0.1"))
-    foreign_hosts = ("evil.example.com", f"evil.example.com:{server.port}",
-                     "a1b2-c3d4.ngrok-free.app.evil.example", f"10.0.0.1:{server.port}")
+    foreign_hosts = (
+        "evil.example.com",
+        f"evil.example.com:{server.port}",
+        "a1b2-c3d4.ngrok-free.app.evil.example",
+        f"10.0.0.1:{server.port}",
+    )
     for host in foreign_hosts:
         foreign = streamlit_session(server.port, host=host)
         with pytest.raises(InvalidStatus) as caught:
@@ -403,8 +437,17 @@ def _leaks(text: bytes, identity: list[str]) -> list[str]:
 @pytest.mark.triton
 @pytest.mark.slow
 def test_patient_identity_appears_in_no_log_or_output(
-        triton_server, ct_small_bytes, ct_small_identity, tmp_path, capfd, caplog, monkeypatch,
-        streamlit_server, streamlit_session, private_temp):
+    triton_server,
+    ct_small_bytes,
+    ct_small_identity,
+    tmp_path,
+    capfd,
+    caplog,
+    monkeypatch,
+    streamlit_server,
+    streamlit_session,
+    private_temp,
+):
     from emphysema import cli
 
     assert ct_small_identity, "CT_small.dcm should carry a patient name and ids to protect"
@@ -431,8 +474,9 @@ def test_patient_identity_appears_in_no_log_or_output(
     pydicom_logger.setLevel(logging.WARNING)
     try:
         for output_format in ([], ["--json"], ["--csv"]):
-            status = cli.main(["predict", "--url", triton_server.grpc_url, *output_format, str(scan),
-                               str(hostile)])
+            status = cli.main(
+                ["predict", "--url", triton_server.grpc_url, *output_format, str(scan), str(hostile)]
+            )
             assert status == 0
     finally:
         pydicom_logger.setLevel(muted_level)
@@ -442,8 +486,12 @@ def test_patient_identity_appears_in_no_log_or_output(
     monkeypatch.setenv("EMPHYSEMA_TRITON_URL", triton_server.grpc_url)
     app = AppTest.from_file(str(REPOSITORY_ROOT / "client" / "app.py"), default_timeout=60)
     app.run()
-    app.file_uploader[0].set_value([("slice_001.dcm", ct_small_bytes, "application/dicom"),
-                                     ("slice_002.dcm", hostile.read_bytes(), "application/dicom")]).run()
+    app.file_uploader[0].set_value(
+        [
+            ("slice_001.dcm", ct_small_bytes, "application/dicom"),
+            ("slice_002.dcm", hostile.read_bytes(), "application/dicom"),
+        ]
+    ).run()
     assert not app.exception
     assert [bool(entry["predictions"]) for entry in app.session_state["entries"]] == [True, True]
     rendered = repr([element for element in app.main]) + repr([element for element in app.sidebar])

@@ -35,13 +35,13 @@ def _tiny_slice(label: str, rng: np.random.Generator) -> np.ndarray:
     return np.clip(hounsfield + 1024.0, 0, 65535).astype(np.uint16)
 
 
-def write_tiny_dataset(root: Path, seed: int = 0) -> Path:
+def write_tiny_dataset(root: Path, seed: int = 0, patients_per_class: int = PATIENTS_PER_CLASS) -> Path:
     """Write ``root/CLASS/PATIENT_sNN.png`` and ``root/manifest.csv``; return ``root``."""
     rng = np.random.default_rng(seed)
     rows = []
     for label in CLASS_NAMES:
         (root / label).mkdir(parents=True, exist_ok=True)
-        for patient in range(PATIENTS_PER_CLASS):
+        for patient in range(patients_per_class):
             patient_id = f"{label.lower()}{patient:02d}"
             for slice_index in range(SLICES_PER_PATIENT):
                 relative = f"{label}/{patient_id}_s{slice_index:02d}.png"
@@ -68,6 +68,12 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def two_patients_per_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Too small for the default split: 4 classes x 2 patients x 2 slices (read-only for tests)."""
+    return write_tiny_dataset(tmp_path_factory.mktemp("two_per_class"), patients_per_class=2)
+
+
+@pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path) -> Path:
     """A run folder from one epoch of simple_cnn at 32 px on the tiny data set (shared, read-only)."""
     from training.train import main
@@ -77,7 +83,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path) ->
         [
             "--data",
             str(tiny_dataset),
-            "--model",
+            "--architecture",
             "simple_cnn",
             "--out",
             str(out),

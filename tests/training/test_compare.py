@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from emphysema import cli
 from training.compare import main as compare_main
 from training.compare import parse_models
 from training.comparison_table import (
@@ -25,7 +26,7 @@ def test_compare_trains_on_one_shared_split_and_writes_table_i(tiny_dataset: Pat
     argv = [
         "--data",
         str(tiny_dataset),
-        "--models",
+        "--architectures",
         "simple_cnn,resnet50",
         "--out",
         str(out),
@@ -58,7 +59,7 @@ def test_compare_trains_on_one_shared_split_and_writes_table_i(tiny_dataset: Pat
 
 @pytest.mark.slow
 def test_resume_reuses_finished_runs_of_the_same_settings_only(tiny_dataset: Path, tmp_path: Path, capsys):
-    argv = ["--data", str(tiny_dataset), "--models", "simple_cnn", "--out", str(tmp_path / "runs"),
+    argv = ["--data", str(tiny_dataset), "--architectures", "simple_cnn", "--out", str(tmp_path / "runs"),
             "--image-size", "32", "--epochs", "1", "--batch-size", "8"]  # fmt: skip
     assert compare_main(argv) == 0
     history = tmp_path / "runs" / "simple_cnn" / "history.csv"
@@ -72,7 +73,7 @@ def test_resume_reuses_finished_runs_of_the_same_settings_only(tiny_dataset: Pat
     assert json.loads((tmp_path / "runs" / "comparison.json").read_text())["models"] == first_table
 
     # Other settings do not match the finished run: it is neither reused nor silently replaced.
-    assert compare_main([*argv, "--resume", "--epochs", "2"]) == 2
+    assert cli.main(["compare", *argv, "--resume", "--epochs", "2"]) == 2
     assert "already exists" in capsys.readouterr().err
     assert history.stat().st_mtime_ns == trained_at
 
@@ -82,7 +83,7 @@ def test_compare_with_folds_pools_every_patient_once(tiny_dataset: Path, tmp_pat
     argv = [
         "--data",
         str(tiny_dataset),
-        "--models",
+        "--architectures",
         "simple_cnn",
         "--folds",
         "2",

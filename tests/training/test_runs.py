@@ -99,7 +99,7 @@ def test_an_existing_run_folder_is_not_overwritten_by_accident(trained_run: Path
             "train",
             "--data",
             str(tiny_dataset),
-            "--model",
+            "--architecture",
             "simple_cnn",
             "--out",
             str(trained_run),
@@ -126,9 +126,8 @@ def test_a_failing_run_leaves_nothing_behind(tiny_dataset: Path, tmp_path: Path,
         (small / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tiny_dataset / relative, small / relative)
     out = tmp_path / "runs" / "failed"
-    status = cli.main(
-        ["train", "--data", str(small), "--model", "simple_cnn", "--out", str(out), "--image-size", "32"]
-    )
+    argv = ["--data", str(small), "--architecture", "simple_cnn", "--out", str(out), "--image-size", "32"]
+    status = cli.main(["train", *argv])
     assert status == 1
     assert "patients per class" in capsys.readouterr().err
     assert not out.exists()
@@ -153,7 +152,7 @@ def test_transfer_learning_trains_the_head_then_fine_tunes(tiny_dataset: Path, t
     argv = [
         "--data",
         str(tiny_dataset),
-        "--model",
+        "--architecture",
         "simple_cnn",
         "--weights",
         str(weights),

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
+from training.arguments import add_architecture_argument, add_training_arguments, settings_from_arguments
 from training.augmentation import build_augmentation
 from training.data import class_weights, make_dataset
 from training.errors import TrainingError
 from training.settings import QUICK_PRESET, TrainSettings, load_settings, quick_settings, save_settings
 from training.strategy import select_strategy
-from training.train import add_training_arguments, settings_from_arguments
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="inceptionv3")
+    add_architecture_argument(parser)
     add_training_arguments(parser)
     return parser.parse_args(argv)
 
@@ -30,7 +30,7 @@ def test_quick_preset_then_explicit_flags_win(tmp_path: Path):
     assert settings.image_size == QUICK_PRESET["image_size"]
     assert (settings.epochs, settings.reduce_learning_rate_patience) == (3, 6)
     assert settings.weights == "imagenet"  # resolved: the paper's transfer learning by default
-    simple = settings_from_arguments(parse(["--data", str(tmp_path), "--model", "simple_cnn"]))
+    simple = settings_from_arguments(parse(["--data", str(tmp_path), "--architecture", "simple_cnn"]))
     assert simple.weights == "none" and simple.image_size == TrainSettings().image_size
 
 

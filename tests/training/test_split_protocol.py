@@ -177,7 +177,7 @@ def test_train_with_the_image_split_warns_and_records_it(tiny_dataset: Path, tmp
             [
                 "--data",
                 str(tiny_dataset),
-                "--model",
+                "--architecture",
                 "simple_cnn",
                 "--out",
                 str(out),
@@ -204,7 +204,7 @@ def test_compare_runs_both_splits_on_the_same_data_and_settings(tiny_dataset: Pa
     argv = [
         "--data",
         str(tiny_dataset),
-        "--models",
+        "--architectures",
         "simple_cnn",
         "--out",
         str(tmp_path),

@@ -67,7 +67,7 @@ def test_train_cli_with_imagenet_offline_fails_clearly_and_writes_nothing(
             "train",
             "--data",
             str(tiny_dataset),
-            "--model",
+            "--architecture",
             "resnet50",
             "--weights",
             "imagenet",
