@@ -28,6 +28,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "study-eval": ("study.evaluation", "measure segmentation and LAA-950 against held-out phantom studies"),
     "study-bench": ("study.benchmark", "time reading, segmenting and quantifying a full-size study"),
+    "roi-dataset": (
+        "analysis.roi_dataset",
+        "cut labelled ROIs of a size in mm from studies with a pattern map",
+    ),
     "train": ("training.train", "train one architecture into a run folder"),
     "evaluate": ("evaluation.command", "evaluate a run on its test split, or on another cohort (--external)"),
     "compare": ("training.compare", "train and compare architectures on one split"),
@@ -36,6 +40,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("client.predict", "classify scan files through Triton"),
     "app": ("client.launch", "start the Streamlit web client"),
     "publish": ("client.publish", "publish the web client through an authenticated ngrok tunnel"),
+    "analyze": ("analysis.command", "pattern maps and zone summaries of CT studies through Triton"),
     "bench": ("bench.run", "benchmark serving against in-process baselines"),
     "pacs": ("pacs.command", "run a private Orthanc PACS with DICOMweb on loopback"),
 }

@@ -1,0 +1,1 @@
+"""Study analysis through a served model: ROI training data, tiling, pattern maps, zone summaries."""

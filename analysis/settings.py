@@ -1,0 +1,104 @@
+"""The frozen settings of the two analysis stages: ROI extraction and study analysis."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from imaging.errors import UsageError
+
+# A 40 mm square holds several secondary lobules (10-25 mm), enough to tell centrilobular from
+# panlobular destruction, and still fits 4-6 times across a lung slice.
+DEFAULT_ROI_MM = 40.0
+# 64 px over 40 mm is 0.625 mm a pixel: about the in-plane spacing of a chest CT, so a full-size
+# scan's ROI is barely resampled and a coarser one is upsampled.
+DEFAULT_ROI_PIXELS = 64
+MINIMUM_ROI_PIXELS = 32
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise UsageError(f"{name} must be positive, got {value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RoiSettings:
+    """How ROIs are cut from a study with a pattern map.
+
+    Attributes:
+        roi_mm: the side of the square ROI in mm (the model's field of view).
+        roi_pixels: the side each ROI is resampled to (in HU) before it is stored, so ROIs from
+            scans of any pixel spacing share one scale; train at this image size and the model
+            sees tiles exactly as `analyze` sends them. At least 32 (the readers' minimum).
+        stride_mm: the distance between ROI centres in mm (default: the ROI side, no overlap).
+        slice_step: every ``slice_step``-th slice that holds lung is used.
+        minimum_lung_share: an ROI with less lung than this share of its pixels is skipped.
+        emphysema_share: an ROI is labelled with an emphysema pattern when emphysema (CLE, PSE,
+            PLE) covers at least this share of its lung: a CLE region is mostly normal lung
+            around its lucencies, as in the CT emphysema database's hand-drawn ROIs.
+        normal_ceiling: an ROI is NT when emphysema covers at most this share; ROIs between
+            the two are ambiguous and skipped.
+        minimum_label_share: the chosen emphysema pattern must hold this share of the ROI's
+            emphysema voxels, else the ROI is mixed and skipped.
+    """
+
+    roi_mm: float = DEFAULT_ROI_MM
+    roi_pixels: int = DEFAULT_ROI_PIXELS
+    stride_mm: float | None = None
+    slice_step: int = 2
+    minimum_lung_share: float = 0.75
+    emphysema_share: float = 0.10
+    normal_ceiling: float = 0.02
+    minimum_label_share: float = 0.6
+
+    def __post_init__(self) -> None:
+        _check_positive("the ROI size (mm)", self.roi_mm)
+        if self.roi_pixels < MINIMUM_ROI_PIXELS:
+            raise UsageError(
+                f"ROIs must be stored at {MINIMUM_ROI_PIXELS} pixels or more, got {self.roi_pixels}"
+            )
+        if self.stride_mm is not None:
+            _check_positive("the stride (mm)", self.stride_mm)
+        _check_positive("the slice step", self.slice_step)
+        shares = {
+            "minimum lung share": self.minimum_lung_share,
+            "emphysema share": self.emphysema_share,
+            "minimum label share": self.minimum_label_share,
+        }
+        for name, share in shares.items():
+            if not 0 < share <= 1:
+                raise UsageError(f"the {name} must be in (0, 1], got {share}")
+        if not 0 <= self.normal_ceiling < self.emphysema_share:
+            raise UsageError(f"the normal ceiling must be in [0, emphysema share), got {self.normal_ceiling}")
+
+    @property
+    def resolved_stride_mm(self) -> float:
+        """The stride in mm: the given one, else the ROI side."""
+        return self.stride_mm if self.stride_mm is not None else self.roi_mm
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisSettings:
+    """How a study is tiled, classified and summarised.
+
+    Attributes:
+        stride_mm: the side of the square cell each tile labels in the pattern map, in mm; tiles
+            are centred on the cells, so the map has this resolution in-plane.
+        slice_step: every ``slice_step``-th lung slice is analysed.
+        field_of_view_mm: overrides the model's field of view (else read from its config).
+        predominance_points: upper-zone emphysema share must exceed the lower zone's by this many
+            points (or the reverse) to call a zone predominance; else ``none``.
+        overlay_slices: slices in the overlay montage.
+    """
+
+    stride_mm: float = 10.0
+    slice_step: int = 2
+    field_of_view_mm: float | None = None
+    predominance_points: float = 5.0
+    overlay_slices: int = 9
+
+    def __post_init__(self) -> None:
+        _check_positive("the stride (mm)", self.stride_mm)
+        _check_positive("the slice step", self.slice_step)
+        if self.field_of_view_mm is not None:
+            _check_positive("the field of view (mm)", self.field_of_view_mm)
+        _check_positive("the overlay slice count", self.overlay_slices)

@@ -1,0 +1,137 @@
+"""`emphysema analyze` end to end through the real embedded Triton serving the tiny model.
+
+The tiny model's answers mean nothing; these tests check the plumbing a user relies on: every lung
+tile classified exactly once by Triton, map labels only inside the lungs and on every lung voxel
+of an analysed slice, shares summing to 100 %, the files written, and failures leaving nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from analysis.settings import AnalysisSettings
+from analysis.study_analysis import analyse_study
+from client.errors import TritonUnavailableError
+from client.settings import TritonSettings
+from client.triton import TritonClassifier
+from emphysema.cli import main as cli_main
+from study.lungs import segment_lungs
+from study.phantom.dicom_series import write_series
+from study.reader import read_study
+
+pytestmark = pytest.mark.triton
+
+
+def _inference_count(url: str, model: str) -> int:
+    with grpcclient.InferenceServerClient(url) as client:
+        return client.get_inference_statistics(model).model_stats[0].inference_count
+
+
+def _analyze(triton_server, tiny_repository, *arguments: str) -> int:
+    return cli_main(
+        [
+            "analyze",
+            *arguments,
+            "--url",
+            triton_server.grpc_url,
+            "--model",
+            tiny_repository.model_name,
+            "--slice-step",
+            "4",
+            "--quiet",
+        ]
+    )
+
+
+def test_every_lung_tile_is_classified_once_and_summarised(triton_server, tiny_repository, studies, tmp_path):
+    out = tmp_path / "analysis"
+    before = _inference_count(triton_server.grpc_url, tiny_repository.model_name)
+    assert _analyze(triton_server, tiny_repository, str(studies["mixed"]), "--out", str(out)) == 0
+    served = _inference_count(triton_server.grpc_url, tiny_repository.model_name) - before
+
+    report = json.loads((out / "mixed" / "report.json").read_text(encoding="utf-8"))
+    assert report["tiles"]["count"] == served > 0
+    # The tiny model has no field_of_view_mm: the slice-level fallback is used and said.
+    assert report["model"]["field_of_view_source"] == "slice-level"
+    assert any("slice-level" in warning for warning in report["warnings"])
+    lungs = segment_lungs(read_study(studies["mixed"])).labels
+    saved = np.load(out / "mixed" / "pattern_map.npz")
+    labels, analysed = saved["labels"], saved["analysed_slices"]
+    assert not labels[lungs == 0].any()
+    assert labels[analysed][lungs[analysed] > 0].all()
+    assert not np.delete(labels, analysed, axis=0).any()
+    for name, region in report["patterns"]["regions"].items():
+        if region["voxels"]:
+            assert sum(region["pattern_percent"].values()) == pytest.approx(100.0, abs=0.01), name
+    assert report["patterns"]["zones"]["predominance"] in {"upper", "lower", "none"}
+    assert report["quantification"]["regions"]["WholeLung"]["volume_ml"] > 0
+    assert (out / "mixed" / "overlay.png").stat().st_size > 0
+    with (out / "analysis.csv").open(encoding="utf-8") as handle:
+        assert [row["status"] for row in csv.DictReader(handle)] == ["done"]
+
+
+def test_a_cohort_goes_on_past_an_unreadable_study(triton_server, tiny_repository, studies, tmp_path, capsys):
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    (cohort / "good").symlink_to(studies["panlobular"], target_is_directory=True)
+    (cohort / "broken").mkdir()
+    (cohort / "broken" / "IM-0001.dcm").write_bytes(b"not dicom")
+    out = tmp_path / "analysis"
+    assert _analyze(triton_server, tiny_repository, str(cohort), "--out", str(out)) == 1
+    with (out / "analysis.csv").open(encoding="utf-8") as handle:
+        rows = {row["study"]: row for row in csv.DictReader(handle)}
+    assert rows["good"]["status"] == "done" and rows["broken"]["status"] == "failed"
+    assert rows["broken"]["error"]
+    assert (out / "good" / "report.json").is_file() and not (out / "broken").exists()
+    assert "broken" in capsys.readouterr().err
+
+
+def test_a_study_without_lungs_is_refused_and_nothing_written(
+    triton_server, tiny_repository, tmp_path, capsys
+):
+    solid = np.full((12, 64, 64), 40, dtype=np.int16)  # soft tissue everywhere: no air inside a body
+    details = {"kernel": "STANDARD", "thickness": 5.0, "interval": 5.0, "spacing": 5.0}
+    write_series(tmp_path / "solid", solid, (0.0, 0.0), np.arange(12) * 5.0, "SYN00000000", "1", details)
+    out = tmp_path / "analysis"
+    assert _analyze(triton_server, tiny_repository, str(tmp_path / "solid"), "--out", str(out)) == 1
+    assert "error:" in capsys.readouterr().err
+    assert not out.exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["solid"]
+
+
+def test_triton_going_down_mid_study_is_a_clear_error_and_leaves_nothing(tiny_repository, studies, tmp_path):
+    """A dedicated server is stopped after the first batch; the rest of the study cannot be classified."""
+    from deploy.embedded import EmbeddedTriton
+    from deploy.ports import free_ports
+    from deploy.settings import ServeSettings
+
+    grpc_port, http_port, metrics_port = free_ports(3)
+    serve = ServeSettings(
+        grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=1, exit_timeout_s=5
+    )
+    server = EmbeddedTriton(tiny_repository.path, serve)
+
+    class StoppedAfterFirstBatch(TritonClassifier):
+        def classify(self, images, model=None):
+            predictions = super().classify(images, model)
+            server.stop()
+            return predictions
+
+    settings = TritonSettings(url=f"127.0.0.1:{grpc_port}", model=tiny_repository.model_name, retries=1)
+    destination = tmp_path / "mixed"
+    with server, StoppedAfterFirstBatch(settings) as classifier:
+        with pytest.raises(TritonUnavailableError, match="127.0.0.1"):
+            analyse_study(
+                studies["mixed"],
+                destination,
+                classifier,
+                settings.model,
+                AnalysisSettings(slice_step=4),
+                True,
+            )
+    assert list(tmp_path.iterdir()) == []

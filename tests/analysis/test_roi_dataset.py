@@ -1,0 +1,76 @@
+"""`emphysema roi-dataset`: ROIs cut at a size in mm, labelled from the study's pattern map."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from analysis.roi_dataset import main
+from analysis.tiles import resample_hounsfield
+from emphysema.cli import main as cli_main
+from imaging.contract import CLASS_NAMES
+from imaging.dataset import read_dataset
+from study.reader import read_study
+
+
+def _rows(path):
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_rois_are_labelled_from_the_pattern_map_as_regions_are_drawn(studies, tmp_path):
+    out = tmp_path / "rois"
+    assert main([str(studies["mixed"].parent), "--out", str(out), "--roi-mm", "30", "--quiet"]) == 0
+
+    samples = read_dataset(out, require_all_classes=False)
+    rois = _rows(out / "rois.csv")
+    assert len(samples) == len(rois) > 20
+    labels = {sample.label for sample in samples}
+    # Severe studies give ROIs of every pattern they hold, not only the normal lung between lesions.
+    assert {"NT", "PSE", "PLE"} <= labels, labels
+    assert {sample.patient_id for sample in samples} == {"mixed", "panlobular"}
+    assert {sample.severity for sample in samples} == {"severe"}
+    by_path = {sample.path.relative_to(out).as_posix(): sample for sample in samples}
+    for study in ("mixed", "panlobular"):
+        pattern = np.load(studies[study] / "labels.npz")["pattern"]
+        hounsfield = read_study(studies[study] / "dicom").hounsfield
+        spacing = read_study(studies[study] / "dicom").spacing_mm[1]
+        for roi in (row for row in rois if row["study"] == study):
+            index, top, left, side = (int(roi[key]) for key in ("slice", "top", "left", "side_px"))
+            assert side == round(30 / spacing)
+            window = pattern[index, max(top, 0) : top + side, max(left, 0) : left + side]
+            counts = np.bincount(window.ravel(), minlength=5)
+            assert counts[1:].sum() >= 0.75 * side * side
+            emphysema_share = counts[2:].sum() / counts[1:].sum()
+            label = by_path[roi["path"]].label
+            if label == "NT":
+                assert emphysema_share <= 0.02
+            else:
+                assert emphysema_share >= 0.10
+                assert label == CLASS_NAMES[1 + int(np.argmax(counts[2:]))]
+                assert counts[2:].max() >= 0.6 * counts[2:].sum()
+            stored = np.asarray(Image.open(out / roi["path"]), dtype=np.int32) - 1024
+            native = hounsfield[index, top : top + side, left : left + side]
+            assert stored.shape == (64, 64)
+            assert np.array_equal(stored, np.rint(resample_hounsfield(native, 64)))
+            # Resampling keeps the ROI's attenuation: the mean HU moves by a few HU at most.
+            assert abs(stored.mean() - native.mean()) < 10
+    settings = json.loads((out / "roi_dataset_settings.json").read_text(encoding="utf-8"))
+    assert settings["field_of_view_mm"] == 30.0
+
+
+def test_a_folder_without_pattern_maps_is_refused_and_nothing_written(tmp_path, capsys):
+    (tmp_path / "series").mkdir()
+    out = tmp_path / "rois"
+    assert cli_main(["roi-dataset", str(tmp_path / "series"), "--out", str(out)]) == 1
+    assert "no labels.npz" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option", [["--roi-mm", "0"], ["--slice-step", "0"], ["--roi-pixels", "16"]])
+def test_impossible_settings_are_usage_errors(studies, tmp_path, option):
+    assert cli_main(["roi-dataset", str(studies["mixed"]), "--out", str(tmp_path / "rois"), *option]) == 2
