@@ -201,3 +201,14 @@ def test_a_function_level_import_is_an_edge(tmp_path):
     module = tmp_path / "module.py"
     module.write_text("def late():\n    from training.plots import plot\n    from . import sibling\n")
     assert {"training.plots", "top.sibling"} <= imported_names(module, "top.module")
+
+
+def test_every_package_is_installed():
+    # A package missing from pyproject's list is importable from a checkout's root but not from the
+    # editable install the tests and the `emphysema` command run from.
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    included = settings["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = sorted(folder.name for folder in ROOT.iterdir() if (folder / "__init__.py").is_file())
+    assert [name for name in packages if f"{name}*" not in included] == []
