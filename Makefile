@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= data/synthetic
-DEBIAN_PACKAGES := libb64-0d chromium chromium-driver qemu-user orthanc orthanc-dicomweb
+DEBIAN_PACKAGES := libb64-0d chromium chromium-driver qemu-user orthanc orthanc-dicomweb dicom3tools poppler-utils
 INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test install system-packages lint clean
@@ -24,7 +24,9 @@ test: install lint
 install: system-packages $(INSTALLED) $(BIN)/perf_analyzer
 
 # Debian packages: libb64 for perf_analyzer, Chromium and its driver for the browser tests, and
-# qemu-user to check int8 exports on an emulated CPU without AVX-512 or VNNI (export/emulated_cpu.py).
+# qemu-user to check int8 exports on an emulated CPU without AVX-512 or VNNI (export/emulated_cpu.py),
+# Orthanc and its DICOMweb plugin (the PACS), dicom3tools (dciodvfy validates the DICOM SEG and SR)
+# and poppler-utils (pdftoppm renders the PDF report's pages for the tests).
 system-packages:
 	@dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
