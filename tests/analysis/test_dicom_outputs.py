@@ -31,6 +31,7 @@ from study.reader import read_study
 from tests.analysis.dicom_checks import (
     MODEL,
     analyse_without_triton,
+    check_pdf_report,
     labels_from_hounsfield,
     pdf_text,
     source_hounsfield,
@@ -140,6 +141,12 @@ def test_every_output_joins_the_source_study_with_the_uids_in_the_report(reorien
     document = bytes(pdf.EncapsulatedDocument)[: int(pdf.EncapsulatedDocumentLength)]
     assert document == (out / REPORT_PDF).read_bytes()
     assert pdf.BurnedInAnnotation == "NO"
+
+
+def test_the_pdf_report_holds_the_figures_and_the_disclaimer_but_no_identifiers(reoriented, request):
+    _, volume, out, report = reoriented
+    name = request.node.callspec.id if hasattr(request.node, "callspec") else "report"
+    check_pdf_report(out / REPORT_PDF, report, volume.source_series.headers[0], f"constructed-{name}")
 
 
 def test_uids_are_the_same_when_reanalysed_and_change_with_the_settings(reoriented, tmp_path):
