@@ -7,6 +7,7 @@ reader's flips without repeating them. The series is re-oriented so the reader f
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import shutil
@@ -17,6 +18,7 @@ import pydicom
 import pytest
 
 from analysis.dicom_codes import PATTERN_CONCEPTS
+from analysis.errors import AnalysisError
 from analysis.output_files import (
     DICOM_OUTPUTS,
     MEASUREMENT_REPORT_DCM,
@@ -199,4 +201,15 @@ def test_a_failing_writer_leaves_nothing(as_written, tmp_path, monkeypatch):
     monkeypatch.setattr(analysis.study_outputs, "write_encapsulated_pdf", disk_full)
     with pytest.raises(OSError, match="No space"):
         analyse_without_triton(as_written, tmp_path / "study", AnalysisSettings(slice_step=3))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_source_headers_a_seg_cannot_be_built_on_are_one_clear_error(as_written, tmp_path):
+    headers = tuple(copy.deepcopy(header) for header in as_written.source_series.headers)
+    for header in headers:
+        del header.FrameOfReferenceUID
+    source = dataclasses.replace(as_written.source_series, headers=headers)
+    volume = dataclasses.replace(as_written, source_series=source)
+    with pytest.raises(AnalysisError, match="SEG cannot be written.*Frame Of Reference"):
+        analyse_without_triton(volume, tmp_path / "study", AnalysisSettings(slice_step=3))
     assert list(tmp_path.iterdir()) == []
