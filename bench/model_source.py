@@ -23,19 +23,12 @@ from training.runs import MODEL_FILE
 
 @dataclasses.dataclass(frozen=True)
 class ExportedVersion:
-    """One exported version of a model.
-
-    Attributes:
-        model: the model's name (its folder).
-        version: the integer version.
-        onnx_path: its ``model.onnx``.
-        card: its ``model_card.json``, or None when the export wrote none.
-    """
+    """One exported version of a model (its folder's name): ``model.onnx`` and ``model_card.json``."""
 
     model: str
     version: int
     onnx_path: Path
-    card: dict[str, Any] | None
+    card: dict[str, Any] | None  # None when the export wrote none
 
     @property
     def precision(self) -> str:

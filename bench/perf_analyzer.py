@@ -12,11 +12,13 @@ import base64
 import csv
 import dataclasses
 import importlib.util
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +49,10 @@ LATENCY_COLUMNS: dict[str, str] = {
 
 @dataclasses.dataclass(frozen=True)
 class PerfAnalyzer:
-    """A located, working perf_analyzer.
-
-    Attributes:
-        binary: the executable.
-        environment: the environment to run it in (LD_LIBRARY_PATH with libcudart).
-        version: what `--version` printed.
-    """
+    """A located, working perf_analyzer: its binary, what `--version` printed, its environment."""
 
     binary: Path
-    environment: dict[str, str]
+    environment: dict[str, str]  # with LD_LIBRARY_PATH to libcudart
     version: str
 
 
@@ -90,14 +86,8 @@ def locate_perf_analyzer() -> PerfAnalyzer:
         filter(None, [str(cuda_runtime_library_folder()), environment.get("LD_LIBRARY_PATH", "")])
     )
     try:
-        completed = subprocess.run(
-            [str(found), "--version"],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        command = [str(found), "--version"]
+        completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)
     except OSError as error:
         raise BenchError(f"{found}: cannot be executed ({error}); {INSTALL_HINT}") from error
     output = (completed.stdout + completed.stderr).strip()
@@ -108,62 +98,24 @@ def locate_perf_analyzer() -> PerfAnalyzer:
 
 
 def write_input_data(images: np.ndarray, input_name: str, path: Path) -> Path:
-    """Write perf_analyzer's `--input-data` JSON: one request per image, uint8 bytes in base64.
-
-    Args:
-        images: uint8 ``(N, H, W, 1)``, the same synthetic scans every other path uses.
-        input_name: the model's input tensor name.
-        path: where to write the JSON.
-
-    Returns:
-        ``path``.
-    """
+    """Write perf_analyzer's `--input-data` JSON: one request per uint8 image, its bytes in base64."""
     if images.dtype != np.uint8 or images.ndim != 4:
         raise BenchError(f"perf_analyzer input must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
-    entries = [
-        {
-            input_name: {
-                "b64": base64.b64encode(np.ascontiguousarray(image).tobytes()).decode("ascii"),
-                "shape": list(image.shape),
-            }
-        }
-        for image in images
-    ]
+    encoded = [base64.b64encode(np.ascontiguousarray(image).tobytes()).decode("ascii") for image in images]
+    entries = [{input_name: {"b64": data, "shape": list(images.shape[1:])}} for data in encoded]
     path.write_text(json.dumps({"data": entries}), encoding="utf-8")
     return path
 
 
 def perf_analyzer_arguments(
-    model: str,
-    url: str,
-    concurrency: int,
-    input_data: Path,
-    csv_path: Path,
-    measurement_interval_ms: int,
-    max_trials: int,
+    model: str, url: str, concurrency: int, input_data: Path, csv_path: Path, window_ms: int, trials: int,
     stability_percentage: int,
-) -> list[str]:
+) -> list[str]:  # fmt: skip
     """Return perf_analyzer's command-line arguments for one concurrency level over gRPC."""
-    return [
-        "-m",
-        model,
-        "-i",
-        "grpc",
-        "-u",
-        url,
-        "--concurrency-range",
-        f"{concurrency}:{concurrency}",
-        "--input-data",
-        str(input_data),
-        "--measurement-interval",
-        str(measurement_interval_ms),
-        "--max-trials",
-        str(max_trials),
-        "--stability-percentage",
-        str(stability_percentage),
-        "-f",
-        str(csv_path),
-    ]
+    options = {"-m": model, "-i": "grpc", "-u": url, "--concurrency-range": f"{concurrency}:{concurrency}",
+               "--input-data": input_data, "--measurement-interval": window_ms, "--max-trials": trials,
+               "--stability-percentage": stability_percentage, "-f": csv_path}  # fmt: skip
+    return [part for option, value in options.items() for part in (option, str(value))]
 
 
 def run_perf_analyzer(
@@ -177,12 +129,7 @@ def run_perf_analyzer(
     command = [str(analyzer.binary), *arguments]
     try:
         completed = subprocess.run(
-            command,
-            env=analyzer.environment,
-            capture_output=True,
-            text=True,
-            timeout=timeout_seconds,
-            check=False,
+            command, env=analyzer.environment, capture_output=True, text=True, timeout=timeout_seconds
         )
     except subprocess.TimeoutExpired as error:
         raise BenchError(
@@ -207,31 +154,22 @@ def parse_perf_csv(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise BenchError(f"{path}: perf_analyzer wrote no CSV")
     with path.open(newline="", encoding="utf-8") as handle:
-        # perf_analyzer appends extra sections (e.g. metrics) after a blank line: stop there.
         lines = _first_block(handle)
     rows = list(csv.DictReader(lines))
     required = {"Concurrency", "Inferences/Second", *LATENCY_COLUMNS}
     if not rows or not required <= set(rows[0]):
         missing = sorted(required - set(rows[0])) if rows else sorted(required)
         raise BenchError(f"{path}: not a perf_analyzer CSV (missing columns {missing})")
-    parsed = []
-    for row in rows:
-        entry: dict[str, Any] = {
-            "concurrency": int(row["Concurrency"]),
-            "throughput": float(row["Inferences/Second"]),
-        }
-        entry.update({key: float(row[column]) / 1000.0 for column, key in LATENCY_COLUMNS.items()})
-        parsed.append(entry)
-    return parsed
+    return [
+        {"concurrency": int(row["Concurrency"]), "throughput": float(row["Inferences/Second"]),
+         **{key: float(row[column]) / 1000.0 for column, key in LATENCY_COLUMNS.items()}}
+        for row in rows
+    ]  # fmt: skip
 
 
-def _first_block(handle) -> list[str]:
-    lines = []
-    for line in handle:
-        if not line.strip():
-            break
-        lines.append(line)
-    return lines
+def _first_block(handle: Iterable[str]) -> list[str]:
+    # perf_analyzer appends extra sections (e.g. metrics) after a blank line: stop there.
+    return list(itertools.takewhile(str.strip, handle))
 
 
 def merge_perf_csv(paths: list[Path], destination: Path) -> Path:
