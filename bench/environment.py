@@ -11,17 +11,9 @@ from bench.results import Environment
 from emphysema.versions import cpu_facts, package_versions
 
 # Packages whose versions change the figures.
-RECORDED_PACKAGES: tuple[str, ...] = (
-    "numpy",
-    "onnx",
-    "onnxruntime",
-    "onnxruntime-gpu",
-    "tensorflow-cpu",
-    "tensorflow",
-    "keras",
-    "tritonclient",
-    "nvidia-pytriton",
-    "matplotlib",
+RECORDED_PACKAGES = tuple(
+    "numpy onnx onnxruntime onnxruntime-gpu tensorflow-cpu tensorflow keras tritonclient nvidia-pytriton "
+    "matplotlib".split()
 )
 
 

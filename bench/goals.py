@@ -28,8 +28,11 @@ CEILING_EXCEEDED_LIMIT = 1.10
 def achieved_compute(results: BenchResults) -> dict[str, Achieved]:
     """Throughput x the model's FLOPs per image, and its fraction of the compute ceiling, per path."""
     fp32 = results.onnxruntime["fp32"]
-    paths = {"keras": results.keras.throughput, "onnxruntime_batch_1": fp32.batch_1.throughput,
-             "onnxruntime_best": fp32.best.throughput}  # fmt: skip
+    paths = {
+        "keras": results.keras.throughput,
+        "onnxruntime_batch_1": fp32.batch_1.throughput,
+        "onnxruntime_best": fp32.best.throughput,
+    }
     for key, variant in results.triton.variants.items():
         paths[f"triton_{key}"] = variant.best.throughput
     if "int8" in results.onnxruntime:
@@ -50,7 +53,8 @@ def compute_ratios(results: BenchResults, achieved: dict[str, Achieved]) -> dict
     variants, concurrency = results.triton.variants, results.settings.comparison_concurrency
     served, in_process = variants[FP32_BATCHING].best, results.onnxruntime["fp32"].best
     first = min(variants[FP32_BATCHING].levels, key=lambda level: level.concurrency)
-    ceiling = results.ceiling
+    on, off = (variants[key].at(concurrency).throughput for key in (FP32_BATCHING, FP32_NO_BATCHING))
+    ceiling, source = results.ceiling, results.ceiling.source.replace("_", " ")
     ratios = {
         "serving_overhead": _ratio(
             Term(f"Triton best throughput (concurrency {served.concurrency})", served.throughput),
@@ -63,24 +67,15 @@ def compute_ratios(results: BenchResults, achieved: dict[str, Achieved]) -> dict
             "speed-up a user gets over the paper's way of running the model",
         ),
         "dynamic_batching_on_off": _ratio(
-            Term(
-                f"dynamic batching on, concurrency {concurrency}",
-                variants[FP32_BATCHING].at(concurrency).throughput,
-            ),
-            Term(
-                f"dynamic batching off, concurrency {concurrency}",
-                variants[FP32_NO_BATCHING].at(concurrency).throughput,
-            ),
+            Term(f"dynamic batching on, concurrency {concurrency}", on),
+            Term(f"dynamic batching off, concurrency {concurrency}", off),
             "what merging concurrent requests into one batch buys",
-        ),  # fmt: skip
+        ),
         "achieved_vs_ceiling": _ratio(
             Term("Triton best, model GFLOP/s", achieved[f"triton_{FP32_BATCHING}"].gflops_per_second),
-            Term(
-                f"dense float32 kernel ceiling ({ceiling.source.replace('_', ' ')})",
-                ceiling.gflops_per_second,
-            ),
+            Term(f"dense float32 kernel ceiling ({source})", ceiling.gflops_per_second),
             "distance to the hardware limit (1.0 = as efficient as the fastest dense kernel)",
-        ),  # fmt: skip
+        ),
         "p99_over_p50_at_concurrency_1": _ratio(
             Term(f"p99 latency at concurrency {first.concurrency}", first.p99_latency_ms),
             Term(f"p50 latency at concurrency {first.concurrency}", first.p50_latency_ms),
@@ -100,9 +95,9 @@ def assess_goal(name: str, ratio: Ratio | None, results: BenchResults) -> GoalVe
     """One goal: met or missed by how much and, if missed, why and what would close it."""
     target, statement = GOALS[name]
     if ratio is None:  # only int8 can be absent
-        skipped = not results.settings.include_int8
-        why = "skipped (--skip-int8)" if skipped else (
-            "no int8 export in the repository (`emphysema export --precision int8`)")  # fmt: skip
+        why = "no int8 export in the repository (`emphysema export --precision int8`)"
+        if not results.settings.include_int8:
+            why = "skipped (--skip-int8)"
         return GoalVerdict(name, statement, target, None, None, why=why)
     measured = ratio.value
     if name == "achieved_vs_ceiling" and measured > CEILING_EXCEEDED_LIMIT:

@@ -61,8 +61,17 @@ def variants_to_serve(settings: BenchSettings, fp32, int8, onnxruntime: dict) ->
         ServedVariant(FP32_NO_BATCHING, f"{name}_no_batching", path, version, "fp32", False, latency),
     ]
     if int8 is not None:
-        variants.append(ServedVariant(INT8_BATCHING, f"{name}_int8", int8.onnx_path, int8.version, "int8",
-                                      True, onnxruntime["int8"].batch_1.p50_latency_ms))  # fmt: skip
+        variants.append(
+            ServedVariant(
+                INT8_BATCHING,
+                f"{name}_int8",
+                int8.onnx_path,
+                int8.version,
+                "int8",
+                True,
+                onnxruntime["int8"].batch_1.p50_latency_ms,
+            )
+        )
     return variants
 
 
@@ -93,8 +102,9 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> Bench
     described = environment.describe_environment()
     _step(f"{settings.sample_count} synthetic scans at {image_size} px")
     images = synthetic_inputs(settings.sample_count, image_size, seed=INPUT_SEED)
-    inputs = InputFacts(len(images), images.shape[1:], INPUT_SEED,
-                        "imaging.phantom through imaging.scan.to_model_input")  # fmt: skip
+    inputs = InputFacts(
+        len(images), images.shape[1:], INPUT_SEED, "imaging.phantom through imaging.scan.to_model_input"
+    )
     fp32_facts = export_facts(fp32)
     int8_facts = None if int8 is None else export_facts(int8, int8.accuracy_change)
 
@@ -129,8 +139,9 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> Bench
         triton = triton_load.measure_served(repository, variants, images, settings, analyzer, Path(work), raw)
     _step("compute ceiling again, so load during either measurement cannot lower it")
     at_end = ceiling.measure_ceiling(settings.matmul_size, settings.threads, settings.minimum_seconds)
-    model = ModelFacts(settings.model, image_size, _display_path(fp32.keras_path), fp32_facts, int8_facts,
-                       difference)  # fmt: skip
+    model = ModelFacts(
+        settings.model, image_size, _display_path(fp32.keras_path), fp32_facts, int8_facts, difference
+    )
     results = goals.judge(
         BenchResults(
             command=command,

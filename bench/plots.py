@@ -19,6 +19,16 @@ SPARSE_NUMBERS = FuncFormatter(lambda value, _: f"{value:g}" if f"{value:e}"[0] 
 LATENCIES: tuple[tuple[str, str], ...] = (("p50_latency_ms", "p50"), ("p99_latency_ms", "p99"))
 
 
+def _curve(axis, points: list, latency: str, labels: list[str], offset: tuple[int, int], **style) -> None:
+    """One labelled curve of throughput against ``latency`` (an attribute of each point)."""
+    xy = [(getattr(point, latency), point.throughput) for point in points]
+    (line,) = axis.plot(*zip(*xy, strict=True), **style)
+    for position, label in zip(xy, labels, strict=True):
+        axis.annotate(
+            label, position, xytext=offset, textcoords="offset points", color=line.get_color(), fontsize=7
+        )
+
+
 def plot_throughput_latency(results: BenchResults, path: Path) -> Path:
     """Plot throughput against p50 and p99 latency for every configuration and save it as PNG.
 
@@ -28,40 +38,14 @@ def plot_throughput_latency(results: BenchResults, path: Path) -> Path:
     figure, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
     for axis, (key, name) in zip(axes, LATENCIES, strict=True):
         for variant in results.triton.variants.values():
-            levels = variant.levels
-            (line,) = axis.plot(
-                [getattr(level, key) for level in levels],
-                [level.throughput for level in levels],
-                marker="o",
-                label=f"Triton gRPC, {variant.label}",
+            labels = [str(level.concurrency) for level in variant.levels]
+            _curve(
+                axis, variant.levels, key, labels, (3, 3), marker="o", label=f"Triton gRPC, {variant.label}"
             )
-            for level in levels:
-                axis.annotate(
-                    str(level.concurrency),
-                    (getattr(level, key), level.throughput),
-                    fontsize=7,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                    color=line.get_color(),
-                )
         for precision, measured in results.onnxruntime.items():
-            batches = measured.batches
-            (line,) = axis.plot(
-                [getattr(batch, key) for batch in batches],
-                [batch.throughput for batch in batches],
-                marker="s",
-                linestyle="--",
-                label=f"onnxruntime in process, {precision} (batch size)",
-            )
-            for batch in batches:
-                axis.annotate(
-                    f"b{batch.batch_size}",
-                    (getattr(batch, key), batch.throughput),
-                    fontsize=7,
-                    xytext=(3, -9),
-                    textcoords="offset points",
-                    color=line.get_color(),
-                )
+            labels = [f"b{batch.batch_size}" for batch in measured.batches]
+            label = f"onnxruntime in process, {precision} (batch size)"
+            _curve(axis, measured.batches, key, labels, (3, -9), marker="s", linestyle="--", label=label)
         keras = results.keras
         axis.plot(
             [getattr(keras, key)],

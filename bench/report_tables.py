@@ -1,4 +1,4 @@
-"""report.md's measurement tables: Triton levels, in-process paths, compute, int8, GPU, environment.
+"""report.md's measurement tables: Triton levels, in-process paths, compute, GPU.
 
 Numbers are printed with the precision their size deserves (`format_figure`), never rounded to a
 misleading 0; every figure is read from the results, so the report cannot say what was not measured.
@@ -6,8 +6,11 @@ misleading 0; every figure is read from the results, so the report cannot say wh
 
 from __future__ import annotations
 
-from bench.results import BenchResults, Ceiling, InProcess
-from emphysema.versions import instruction_set
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bench.results import BenchResults, Ceiling
+from bench.served_results import Level
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -30,6 +33,46 @@ def format_figure(value: float | None) -> str:
     return f"{value:.2g}"
 
 
+def record_table(records: Iterable[Any], columns: dict[str, str | Callable[[Any], str]]) -> list[str]:
+    """A Markdown table, one row per record: each column an attribute's value or a function's text.
+
+    Counts (integers) are printed as they are, measurements with `format_figure`.
+    """
+
+    def cell(record: Any, column: str | Callable[[Any], str]) -> str:
+        if callable(column):
+            return column(record)
+        value = getattr(record, column)
+        return str(value) if isinstance(value, int) else format_figure(value)
+
+    rows = [[cell(record, column) for column in columns.values()] for record in records]
+    return markdown_table(list(columns), rows)
+
+
+def _stability(level: Level) -> str:
+    # Above 100 % is the last resort (any three windows): say so rather than print "1000%".
+    return f"{level.stability_percentage}%" if level.stability_percentage <= 100 else "**unstable**"
+
+
+LEVEL_COLUMNS = {
+    "concurrency": "concurrency",
+    "infer/s": "throughput",
+    "p50": "p50_latency_ms",
+    "p95": "p95_latency_ms",
+    "p99": "p99_latency_ms",
+    "mean batch": "mean_batch_size",
+    "server queue": "server_queue_ms",
+    "compute infer": "server_compute_infer_ms",
+    "stable within": _stability,
+}
+BATCH_COLUMNS = {
+    "batch": "batch_size",
+    "images/s": "throughput",
+    "p50 per batch": "p50_latency_ms",
+    "p99 per batch": "p99_latency_ms",
+}
+
+
 def triton_lines(results: BenchResults) -> list[str]:
     """Triton section: one table per served configuration, one row per concurrency level."""
     server = results.triton.server
@@ -43,39 +86,19 @@ def triton_lines(results: BenchResults) -> list[str]:
         "measurement windows met.",
         "",
     ]
-    header = ["concurrency", "infer/s", "p50", "p95", "p99", "mean batch", "server queue", "compute infer",
-              "stable within"]  # fmt: skip
     for key, variant in results.triton.variants.items():
         delay = variant.max_queue_delay_us
         delay_text = f", max queue delay {delay} µs" if delay is not None else ""
-        rows = [
-            [str(level.concurrency), *map(format_figure, (
-                level.throughput, level.p50_latency_ms, level.p95_latency_ms, level.p99_latency_ms,
-                level.mean_batch_size, level.server_queue_ms, level.server_compute_infer_ms)),
-             # Above 100 % is the last resort (any three windows): say so rather than print "1000%".
-             f"{level.stability_percentage}%" if level.stability_percentage <= 100 else "**unstable**"]
-            for level in variant.levels
-        ]  # fmt: skip
         lines += [
             f"### {variant.label}",
             "",
             f"Model `{variant.served_name}` (export version {variant.version}), max_batch_size "
             f"{variant.max_batch_size}{delay_text}; raw CSV `raw/perf_{key}.csv`.",
             "",
-            *markdown_table(header, rows),
+            *record_table(variant.levels, LEVEL_COLUMNS),
             "",
         ]
     return lines
-
-
-def _timing_table(measured: InProcess, with_calls: bool) -> list[str]:
-    rows = [
-        [str(batch.batch_size), format_figure(batch.throughput), format_figure(batch.p50_latency_ms),
-         format_figure(batch.p99_latency_ms), *([str(batch.calls)] if with_calls else [])]
-        for batch in measured.batches
-    ]  # fmt: skip
-    header = ["batch", "images/s", "p50 per batch", "p99 per batch", *(["calls"] if with_calls else [])]
-    return [*markdown_table(header, rows), ""]
 
 
 def in_process_lines(results: BenchResults) -> list[str]:
@@ -96,7 +119,8 @@ def in_process_lines(results: BenchResults) -> list[str]:
             f"onnxruntime {precision} ({measured.provider}, {results.settings.threads} threads), "
             f"best batch {measured.best.batch_size}:",
             "",
-            *_timing_table(measured, with_calls=True),
+            *record_table(measured.batches, {**BATCH_COLUMNS, "calls": "calls"}),
+            "",
         ]
     return lines
 
@@ -140,10 +164,14 @@ def compute_lines(results: BenchResults) -> list[str]:
         "",
     ]
     rows = [
-        [name.replace("_", " "), format_figure(entry.throughput), format_figure(entry.gflops_per_second),
-         f"{entry.fraction_of_ceiling:.1%}"]
+        [
+            name.replace("_", " "),
+            format_figure(entry.throughput),
+            format_figure(entry.gflops_per_second),
+            f"{entry.fraction_of_ceiling:.1%}",
+        ]
         for name, entry in results.achieved.items()
-    ]  # fmt: skip
+    ]
     lines += [*markdown_table(["path", "images/s", "model GFLOP/s", "of ceiling"], rows), ""]
     if any("int8" in name for name in results.achieved):
         lines += [
@@ -154,23 +182,6 @@ def compute_lines(results: BenchResults) -> list[str]:
     return lines
 
 
-def int8_lines(results: BenchResults) -> list[str]:
-    """int8 section: the export's accuracy change from its model card."""
-    int8 = results.model.int8
-    if int8 is None:
-        missing = "No int8 export in the repository; `emphysema export --precision int8` makes one."
-        return ["## int8", "", missing, ""]
-    change = int8.accuracy_change or {}
-    accuracy = "its model card records no accuracy change"
-    if "accuracy" in change:
-        accuracy = (
-            f"accuracy on the {change.get('split', 'evaluation')} split ({change.get('samples', '?')} "
-            f"scans): fp32 {change['fp32_accuracy']:.4f} -> int8 {change['accuracy']:.4f} (change "
-            f"{change['accuracy_change']:+.4f}), agreement with fp32 {change['agreement_with_fp32']:.3f}"
-        )
-    return ["## int8", "", f"Export version {int8.version}: {accuracy} (from its model_card.json).", ""]
-
-
 def gpu_lines(results: BenchResults) -> list[str]:
     """GPU section: onnxruntime GPU providers per batch size, and what was not measured, why."""
     gpu = results.gpu
@@ -178,34 +189,5 @@ def gpu_lines(results: BenchResults) -> list[str]:
         return ["## GPU", "", f"Not measured: {gpu.skipped}.", ""]
     lines = ["## GPU (onnxruntime in process)", ""]
     for provider, measured in gpu.providers.items():
-        lines += [f"{provider}:", "", *_timing_table(measured, with_calls=False)]
+        lines += [f"{provider}:", "", *record_table(measured.batches, BATCH_COLUMNS), ""]
     return lines + ([f"Not measured: {gpu.skipped}.", ""] if gpu.skipped else [])
-
-
-def environment_lines(results: BenchResults) -> list[str]:
-    """Environment section: CPU, memory, load, packages, Triton, inputs, duration."""
-    environment, inputs = results.environment, results.inputs
-    cpu = environment.cpu
-    packages = ", ".join(f"{name} {version}" for name, version in environment.packages.items())
-    # Printed as lists, as the first results were.
-    start, end = (
-        None if load is None else list(load)
-        for load in (environment.load_average_at_start, environment.load_average_at_end)
-    )
-    return [
-        "## Environment",
-        "",
-        f"- CPU: {cpu['model']} ({cpu['machine']}), {cpu['cores']} cores, "
-        f"{instruction_set(cpu['flags'])}; features: {', '.join(cpu['flags'])}",
-        f"- Memory: {environment.memory_gib} GiB; OS: {environment.os}",
-        f"- Load average (1, 5, 15 min) at start {start}, at end {end}",
-        f"- Packages: {packages}",
-        f"- Triton {results.triton.server['version']}; perf_analyzer from the tritonclient 2.50.0 wheel",
-        f"- Inputs: {inputs.count} synthetic scans ({inputs.source}), seed {inputs.seed}, the same for every "
-        "path",
-        f"- Run: {environment.date_utc}, {results.duration_seconds:.0f} s",
-        "",
-    ]
-
-
-SECTIONS = (triton_lines, in_process_lines, compute_lines, int8_lines, gpu_lines, environment_lines)

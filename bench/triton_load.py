@@ -14,17 +14,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from bench.perf_analyzer import (
-    PerfAnalyzer,
-    merge_perf_csv,
-    parse_perf_csv,
-    perf_analyzer_arguments,
-    run_perf_analyzer,
-    write_input_data,
-)
+from bench.perf_analyzer import PerfAnalyzer, measure_concurrency, write_input_data
+from bench.perf_csv import merge_perf_csv
 from bench.served_results import Level, TritonResults
 from bench.served_variants import ServedVariant, served_result
-from bench.settings import BenchError, BenchSettings
+from bench.settings import BenchSettings
 from export.model_repository import CONFIG_FILENAME, read_model_config
 
 # The last resort's stability criterion: windows may differ tenfold, i.e. take what was measured.
@@ -65,31 +59,28 @@ def measure_served(
 
         def measure_level(variant: ServedVariant, concurrency: int) -> Level:
             before = _counts(client, variant.served_name)
+            attempts = measurement_attempts(settings, concurrency, variant.image_latency_ms)
             csv_path = work_folder / f"perf_{variant.key}_c{concurrency:02d}.csv"
-            failure: BenchError | None = None
-            for window_ms, stability in measurement_attempts(settings, concurrency, variant.image_latency_ms):
-                arguments = perf_analyzer_arguments(variant.served_name, server.grpc_url, concurrency,
-                                                    input_data, csv_path, window_ms, settings.max_trials,
-                                                    stability)  # fmt: skip
-                # Each window waits for its slowest request; allow every trial plus generous start-up.
-                timeout = settings.max_trials * window_ms / 1000 * 4 + 120
-                try:
-                    run_perf_analyzer(analyzer, arguments, csv_path.with_suffix(".log"), timeout)
-                except BenchError as error:
-                    # perf_analyzer fails, writing no CSV, when the windows never agree: retry looser.
-                    failure = error
-                    continue
-                after = _counts(client, variant.served_name)
-                row = parse_perf_csv(csv_path)[0]
-                return Level(**row, measurement_window_ms=window_ms, stability_percentage=stability,
-                             csv=csv_path.name, inference_count=after[0] - before[0],
-                             execution_count=after[1] - before[1])  # fmt: skip
-            raise BenchError(
-                f"perf_analyzer could not measure {variant.label} at concurrency {concurrency}: {failure}"
+            url, model = server.grpc_url, variant.served_name
+            row, window_ms, stability = measure_concurrency(
+                analyzer, model, url, concurrency, input_data, csv_path, attempts, settings.max_trials
+            )
+            after = _counts(client, variant.served_name)
+            return Level(
+                **row,
+                measurement_window_ms=window_ms,
+                stability_percentage=stability,
+                csv=csv_path.name,
+                inference_count=after[0] - before[0],
+                execution_count=after[1] - before[1],
             )
 
-        server_facts = {"version": client.get_server_metadata().version, "threads": settings.threads,
-                        "protocol": "grpc", "perf_analyzer": analyzer.version}  # fmt: skip
+        server_facts = {
+            "version": client.get_server_metadata().version,
+            "threads": settings.threads,
+            "protocol": "grpc",
+            "perf_analyzer": analyzer.version,
+        }
         results = {}
         for variant in variants:
             levels = [
