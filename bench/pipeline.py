@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bench.model_source import ExportedVersion
-from bench.results import BenchResults, ExportFacts, InputFacts, ModelFacts
+from bench.results import BenchResults, ExportFacts, InProcess, InputFacts, ModelFacts
 from bench.served_results import FP32_BATCHING, FP32_NO_BATCHING, INT8_BATCHING
 from bench.served_variants import ServedVariant
 from bench.settings import BenchError, BenchSettings
@@ -52,7 +52,12 @@ def export_facts(version: ExportedVersion, accuracy_change: dict | None = None) 
     )
 
 
-def variants_to_serve(settings: BenchSettings, fp32, int8, onnxruntime: dict) -> list[ServedVariant]:
+def variants_to_serve(
+    settings: BenchSettings,
+    fp32: ExportedVersion,
+    int8: ExportedVersion | None,
+    onnxruntime: dict[str, InProcess],
+) -> list[ServedVariant]:
     """The configurations Triton serves: fp32 with and without dynamic batching, int8 with it."""
     name, path, version = settings.model, fp32.onnx_path, fp32.version
     latency = onnxruntime["fp32"].batch_1.p50_latency_ms
@@ -61,16 +66,9 @@ def variants_to_serve(settings: BenchSettings, fp32, int8, onnxruntime: dict) ->
         ServedVariant(FP32_NO_BATCHING, f"{name}_no_batching", path, version, "fp32", False, latency),
     ]
     if int8 is not None:
+        latency = onnxruntime["int8"].batch_1.p50_latency_ms
         variants.append(
-            ServedVariant(
-                INT8_BATCHING,
-                f"{name}_int8",
-                int8.onnx_path,
-                int8.version,
-                "int8",
-                True,
-                onnxruntime["int8"].batch_1.p50_latency_ms,
-            )
+            ServedVariant(INT8_BATCHING, f"{name}_int8", int8.onnx_path, int8.version, "int8", True, latency)
         )
     return variants
 
