@@ -6,6 +6,7 @@ model the ONNX graph was exported from), so the served figures can be read again
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,44 +15,42 @@ import numpy as np
 import onnxruntime
 
 from bench.inputs import batch_of
+from bench.results import CallTiming, GpuResults, InProcess
 from bench.timing import time_calls
 
+CPU_PROVIDER = "CPUExecutionProvider"
 GPU_PROVIDERS: tuple[str, ...] = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
-def measure_keras(model, images: np.ndarray, calls: int) -> dict[str, Any]:
-    """Time the paper's way: `model.predict` on one image per call.
-
-    Args:
-        model: the loaded Keras model.
-        images: uint8 ``(N, S, S, 1)`` inputs, used in turn.
-        calls: timed calls (after two untimed warm-up calls).
-
-    Returns:
-        Throughput (images/s) and latency percentiles of one call.
-    """
-    position = iter(range(10**9))
+def measure_keras(model, images: np.ndarray, calls: int) -> CallTiming:
+    """Time the paper's way: the loaded Keras model's `predict` on one image per call, images in turn."""
+    position = itertools.count()
 
     def predict_one() -> None:
         index = next(position) % len(images)
         model.predict(images[index : index + 1], verbose=0)
 
-    timing = time_calls(
+    return time_calls(
         predict_one, items_per_call=1, minimum_seconds=0.0, minimum_calls=calls, maximum_calls=calls
-    )
-    return {"method": "keras model.predict, one image per call", **timing.summary()}
+    ).summary()
+
+
+def keras_onnx_difference(keras_model, session: onnxruntime.InferenceSession, images: np.ndarray) -> float:
+    """The largest difference between Keras's and onnxruntime's outputs on ``images`` (the same model)."""
+    onnx_output = session.run(None, {session.get_inputs()[0].name: images})[0]
+    return float(np.max(np.abs(keras_model.predict(images, verbose=0) - onnx_output)))
 
 
 def open_session(
-    onnx_path: Path, threads: int, provider: str = "CPUExecutionProvider", cache_folder: Path | None = None
+    model: Path | bytes,
+    threads: int,
+    provider: str = "CPUExecutionProvider",
+    cache_folder: Path | None = None,
 ) -> onnxruntime.InferenceSession:
     """Open an onnxruntime session the way the served model does (intra-op threads, one inter-op thread).
 
-    Args:
-        onnx_path: the model.
-        threads: intra-op threads on the CPU.
-        provider: the execution provider to put first.
-        cache_folder: where TensorRT may cache its engines (TensorRT only).
+    ``model`` is an ONNX file or a serialised graph; ``provider`` goes first; TensorRT caches its
+    engines in ``cache_folder``.
     """
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
@@ -69,7 +68,8 @@ def open_session(
             ),
             "CUDAExecutionProvider",
         ]
-    return onnxruntime.InferenceSession(str(onnx_path), options, providers=providers)
+    source = model if isinstance(model, bytes) else str(model)
+    return onnxruntime.InferenceSession(source, options, providers=providers)
 
 
 def measure_onnxruntime(
@@ -77,12 +77,8 @@ def measure_onnxruntime(
     images: np.ndarray,
     batch_sizes: tuple[int, ...],
     minimum_seconds: float,
-) -> dict[str, Any]:
-    """Time one session at each batch size; the best batch is the one with the highest throughput.
-
-    Returns:
-        ``{"provider", "batches": [summary per batch size], "batch_1": {...}, "best": {...}}``.
-    """
+) -> InProcess:
+    """Time one session at each batch size."""
     input_name = session.get_inputs()[0].name
     batches = []
     for batch_size in batch_sizes:
@@ -93,9 +89,7 @@ def measure_onnxruntime(
             minimum_seconds=minimum_seconds,
         )
         batches.append(timing.summary())
-    best = max(batches, key=lambda summary: summary["throughput"])
-    first = next((summary for summary in batches if summary["batch_size"] == 1), None)
-    return {"provider": session.get_providers()[0], "batches": batches, "batch_1": first, "best": best}
+    return InProcess(session.get_providers()[0], tuple(batches))
 
 
 def available_gpu_providers() -> list[str]:
@@ -106,24 +100,18 @@ def available_gpu_providers() -> list[str]:
 
 def measure_gpu(
     onnx_path: Path, images: np.ndarray, batch_sizes: tuple[int, ...], threads: int, minimum_seconds: float
-) -> dict[str, Any]:
-    """Measure every GPU provider at each batch size, or say why nothing was measured.
-
-    Returns:
-        ``{"providers": {name: measurement}}`` or ``{"skipped": reason}`` on a machine without one.
-    """
+) -> GpuResults:
+    """Measure every GPU provider at each batch size, and say which were not measured and why."""
     providers = available_gpu_providers()
     if not providers:
-        return {
-            "skipped": "no GPU execution provider in this onnxruntime build (available: "
-            f"{', '.join(onnxruntime.get_available_providers())})"
-        }
-    results: dict[str, Any] = {}
+        available = ", ".join(onnxruntime.get_available_providers())
+        return GpuResults({}, f"no GPU execution provider in this onnxruntime build (available: {available})")
+    measured, fell_back = {}, []
     with tempfile.TemporaryDirectory(prefix="emphysema-trt-cache-") as cache:
         for provider in providers:
             session = open_session(onnx_path, threads, provider, Path(cache))
             if session.get_providers()[0] != provider:  # onnxruntime fell back (no device, no library)
-                results[provider] = {"skipped": f"onnxruntime fell back to {session.get_providers()[0]}"}
+                fell_back.append(f"{provider} (onnxruntime fell back to {session.get_providers()[0]})")
                 continue
-            results[provider] = measure_onnxruntime(session, images, batch_sizes, minimum_seconds)
-    return {"providers": results}
+            measured[provider] = measure_onnxruntime(session, images, batch_sizes, minimum_seconds)
+    return GpuResults(measured, ", ".join(fell_back) or None)

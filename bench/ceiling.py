@@ -1,43 +1,35 @@
 """The machine's practical compute ceiling: the fastest dense float32 kernel on these cores, in GFLOP/s.
 
-Dense kernels with high arithmetic intensity are the best case for a CPU's vector units, so the
-fastest of them is the honest upper bound a convolution-heavy model can approach. Three are
-measured, each with the thread count the served model uses where the library lets us choose:
+Dense kernels are the best case for a CPU's vector units, so the fastest of them bounds what a
+convolution-heavy model can reach. Three are measured, with the served model's thread count where
+the library lets us choose: numpy's BLAS matmul, onnxruntime's MatMul on the same matrices, and
+onnxruntime's Conv on a large 3x3 layer. On AVX-512 onnxruntime runs convolutions in a blocked
+(NCHWc) layout that beats both matmuls (AMD EPYC, 2 cores: 227 GFLOP/s against 198 and 185), so a
+matmul-only ceiling let a model "exceed the hardware limit".
 
-- numpy's BLAS on a large square matrix multiply (the textbook ceiling);
-- onnxruntime's own MatMul on the same matrices;
-- onnxruntime's Conv on a large 3x3 layer. On AVX-512 machines onnxruntime runs convolutions in a
-  blocked (NCHWc) layout that can beat its own and numpy's matmul: measured on an AMD EPYC with
-  2 cores, 227 GFLOP/s against 198 (numpy) and 185 (onnxruntime MatMul). A ceiling without it
-  would let a model "exceed the hardware limit".
-
-Other work on a shared machine only ever slows a kernel down, so a ceiling measured while the
-machine was busy is too low and flatters every path compared with it. The bench measures it at the
-start and again at the end of its run and keeps the higher (`keep_higher_ceiling`), and the report
-refuses a model that beats the ceiling by more than `CEILING_EXCEEDED_LIMIT` as proof of a spoiled
-ceiling rather than a result.
+Other work on the machine only slows a kernel down, so the bench measures the ceiling at the start
+and the end of its run and keeps the higher (`keep_higher_ceiling`); `bench.goals` refuses to judge
+a model far above it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import onnx
-import onnxruntime
 from onnx import TensorProto, helper, numpy_helper
 
+from bench.baselines import open_session
+from bench.results import Ceiling, Kernel
 from bench.timing import time_calls
 
-# No kernel beats the fastest dense kernel by much; a model more than 10 % above the ceiling
-# means the ceiling was measured under load.
-CEILING_EXCEEDED_LIMIT = 1.10
 # The convolution: batch 4, 256 -> 256 channels, 28 x 28, 3 x 3 ("same"): 3.7 GFLOP per call, a
 # mid-network layer of the size that dominates InceptionV3's and ResNet50's arithmetic.
 CONVOLUTION_SHAPE = {"batch": 4, "channels": 256, "size": 28, "kernel": 3}
-KERNELS: tuple[str, ...] = ("numpy_matmul", "onnxruntime_matmul", "onnxruntime_convolution")
 
 
 def matmul_flop(size: int) -> int:
@@ -79,12 +71,7 @@ def convolution_graph(batch: int, channels: int, size: int, kernel: int) -> onnx
 
 
 def _onnxruntime_call(graph: onnx.ModelProto, threads: int) -> Callable[[], Any]:
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
-        graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    session = open_session(graph.SerializeToString(), threads)
     generator = np.random.default_rng(0)
     feed = {
         item.name: generator.standard_normal([int(dimension) for dimension in item.shape], dtype=np.float32)
@@ -101,77 +88,53 @@ def _numpy_matmul_call(size: int) -> Callable[[], Any]:
     return lambda: np.matmul(left, right, out=product)
 
 
-def measure_kernel(name: str, call: Callable[[], Any], flop: int, minimum_seconds: float) -> dict[str, Any]:
+def measure_kernel(name: str, call: Callable[[], Any], flop: int, minimum_seconds: float) -> Kernel:
     """Time ``call`` (``flop`` floating-point operations each) and summarise it in GFLOP/s."""
     timing = time_calls(call, items_per_call=1, minimum_seconds=minimum_seconds, minimum_calls=5)
     # The median call, not the fastest: a ceiling a model could be held to, not a lucky moment.
     median_seconds = float(np.median(timing.call_seconds))
-    return {
-        "kernel": name,
-        "flop_per_call": flop,
-        "calls": len(timing.call_seconds),
-        "median_seconds": median_seconds,
-        "gflops_per_second": flop / median_seconds / 1e9,
-        "best_gflops_per_second": flop / min(timing.call_seconds) / 1e9,
-    }
+    return Kernel(
+        kernel=name,
+        flop_per_call=flop,
+        calls=len(timing.call_seconds),
+        median_seconds=median_seconds,
+        gflops_per_second=flop / median_seconds / 1e9,
+        best_gflops_per_second=flop / min(timing.call_seconds) / 1e9,
+    )
 
 
-def measure_ceiling(size: int, threads: int, minimum_seconds: float) -> dict[str, Any]:
+def measure_ceiling(size: int, threads: int, minimum_seconds: float) -> Ceiling:
     """Measure the three dense kernels; the ceiling is the fastest.
 
     Args:
         size: n of the n x n matrices (2048 makes ~17 GFLOP per product).
         threads: onnxruntime intra-op threads (numpy's BLAS picks its own, normally every core).
         minimum_seconds: the least time each measurement runs.
-
-    Returns:
-        ``{"kernels": {name: {...}}, "gflops_per_second": best, "source": its name, ...}``.
     """
-    kernels = {
-        "numpy_matmul": measure_kernel(
-            "numpy_matmul", _numpy_matmul_call(size), matmul_flop(size), minimum_seconds
-        ),
-        "onnxruntime_matmul": measure_kernel(
-            "onnxruntime_matmul",
-            _onnxruntime_call(matmul_graph(size), threads),
-            matmul_flop(size),
-            minimum_seconds,
-        ),  # fmt: skip
-        "onnxruntime_convolution": measure_kernel(
-            "onnxruntime_convolution",
-            _onnxruntime_call(convolution_graph(**CONVOLUTION_SHAPE), threads),
+    # Each kernel's inputs and session are made just before it runs and dropped after it.
+    makers = {
+        "numpy_matmul": (lambda: _numpy_matmul_call(size), matmul_flop(size)),
+        "onnxruntime_matmul": (lambda: _onnxruntime_call(matmul_graph(size), threads), matmul_flop(size)),
+        "onnxruntime_convolution": (
+            lambda: _onnxruntime_call(convolution_graph(**CONVOLUTION_SHAPE), threads),
             convolution_flop(**CONVOLUTION_SHAPE),
-            minimum_seconds,
-        ),  # fmt: skip
+        ),
     }
-    return _summarise(kernels, size)
+    kernels = {
+        name: measure_kernel(name, make(), flop, minimum_seconds) for name, (make, flop) in makers.items()
+    }
+    ceiling = Ceiling(kernels, size, dict(CONVOLUTION_SHAPE), os.cpu_count(), ())
+    return dataclasses.replace(ceiling, measurements=(ceiling.gflops_per_second,))
 
 
-def keep_higher_ceiling(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+def keep_higher_ceiling(first: Ceiling, second: Ceiling) -> Ceiling:
     """Merge two ceiling measurements of the same machine: the higher of each kernel counts.
 
-    Both totals are kept under ``"measurements"`` so the report can show how much load moved them.
+    Both totals are kept in ``measurements`` so the report can show how much load moved them.
     """
     kernels = {
-        name: max((first["kernels"][name], second["kernels"][name]), key=_gflops_per_second)
-        for name in KERNELS
+        name: max(first.kernels[name], second.kernels[name], key=lambda kernel: kernel.gflops_per_second)
+        for name in first.kernels
     }
-    merged = _summarise(kernels, first["matrix_size"])
-    merged["measurements"] = [first["gflops_per_second"], second["gflops_per_second"]]
-    return merged
-
-
-def _gflops_per_second(kernel: dict[str, Any]) -> float:
-    return kernel["gflops_per_second"]
-
-
-def _summarise(kernels: dict[str, dict[str, Any]], size: int) -> dict[str, Any]:
-    best = max(kernels.values(), key=_gflops_per_second)
-    return {
-        "kernels": kernels,
-        "gflops_per_second": best["gflops_per_second"],
-        "source": best["kernel"],
-        "matrix_size": size,
-        "convolution_shape": dict(CONVOLUTION_SHAPE),
-        "cores": os.cpu_count(),
-    }
+    measurements = (*first.measurements, *second.measurements)
+    return dataclasses.replace(first, kernels=kernels, measurements=measurements)

@@ -6,22 +6,14 @@ import datetime
 import os
 import platform
 from pathlib import Path
-from typing import Any
 
+from bench.results import Environment
 from emphysema.versions import cpu_facts, package_versions
 
 # Packages whose versions change the figures.
-RECORDED_PACKAGES: tuple[str, ...] = (
-    "numpy",
-    "onnx",
-    "onnxruntime",
-    "onnxruntime-gpu",
-    "tensorflow-cpu",
-    "tensorflow",
-    "keras",
-    "tritonclient",
-    "nvidia-pytriton",
-    "matplotlib",
+RECORDED_PACKAGES = tuple(
+    "numpy onnx onnxruntime onnxruntime-gpu tensorflow-cpu tensorflow keras tritonclient nvidia-pytriton "
+    "matplotlib".split()
 )
 
 
@@ -35,21 +27,21 @@ def memory_gib(meminfo: Path = Path("/proc/meminfo")) -> float | None:
     return None
 
 
-def load_average() -> list[float] | None:
+def load_average() -> tuple[float, ...] | None:
     """The 1, 5 and 15 minute load averages (other work on the machine skews every figure)."""
     try:
-        return [round(value, 2) for value in os.getloadavg()]
+        return tuple(round(value, 2) for value in os.getloadavg())
     except OSError:
         return None
 
 
-def describe_environment() -> dict[str, Any]:
-    """Everything above, plus the OS and the time, JSON-ready."""
-    return {
-        "cpu": cpu_facts(),
-        "memory_gib": memory_gib(),
-        "os": platform.platform(),
-        "load_average_at_start": load_average(),
-        "packages": package_versions(RECORDED_PACKAGES),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+def describe_environment() -> Environment:
+    """Everything above, plus the OS and the time."""
+    return Environment(
+        cpu=cpu_facts(),
+        memory_gib=memory_gib(),
+        os=platform.platform(),
+        load_average_at_start=load_average(),
+        packages=package_versions(RECORDED_PACKAGES),
+        date_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )

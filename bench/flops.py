@@ -18,37 +18,17 @@ import onnx
 # Ops whose output element each needs (input channels / group) x kernel MACs.
 CONVOLUTIONS = frozenset({"Conv", "ConvInteger", "QLinearConv"})
 MATRIX_PRODUCTS = frozenset({"MatMul", "MatMulInteger", "QLinearMatMul", "Gemm"})
-# Where the weight (or B matrix) input sits for each op.
-WEIGHT_INPUT = {
-    "Conv": 1,
-    "ConvInteger": 1,
-    "QLinearConv": 3,
-    "MatMul": 1,
-    "MatMulInteger": 1,
-    "QLinearMatMul": 3,
-    "Gemm": 1,
-}
-FIRST_INPUT = {"QLinearConv": 0, "QLinearMatMul": 0}
+# The weight (or B matrix) is input 1, or 3 for the QLinear ops (after the input's scale and zero point).
+WEIGHT_INPUT = {op: 3 if op.startswith("QLinear") else 1 for op in CONVOLUTIONS | MATRIX_PRODUCTS}
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelFlops:
-    """Arithmetic of one image through a graph.
-
-    Attributes:
-        macs: multiply-accumulates per image.
-        macs_by_op: the same split by op type.
-        counted_nodes: how many nodes were counted.
-    """
+    """Multiply-accumulates of one image through a graph, in all and by op type, and the nodes counted."""
 
     macs: int
     macs_by_op: dict[str, int]
     counted_nodes: int
-
-    @property
-    def gflops(self) -> float:
-        """Floating-point operations per image, in GFLOP (2 per MAC)."""
-        return 2 * self.macs / 1e9
 
 
 def count_model_flops(path: Path) -> ModelFlops:
@@ -104,7 +84,7 @@ def _node_macs(node: onnx.NodeProto, shapes: dict[str, tuple[int, ...]]) -> int 
     if node.op_type in CONVOLUTIONS:
         # Weight is [C_out, C_in / group, kH, kW]: each output element costs the product of the rest.
         return int(np.prod(output, dtype=np.int64) * np.prod(weight[1:], dtype=np.int64))
-    first = shapes.get(node.input[FIRST_INPUT.get(node.op_type, 0)])
+    first = shapes.get(node.input[0])
     if first is None:
         return None
     if node.op_type == "Gemm":

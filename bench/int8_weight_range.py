@@ -23,12 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from emphysema.versions import cpu_facts, package_versions
-from export import emulated_cpu, onnx_graph, parity, precision
+from imaging.contract import CLASS_NAMES, INPUT_NAME
 from imaging.phantom import PhantomSettings, draw_patient_traits, generate_slice
 from imaging.scan import Scan, to_model_input
-from training.models import build_model
-
-CLASSES = ("NT", "CLE", "PSE", "PLE")
 
 
 def phantom_images(count: int, image_size: int, seed: int) -> np.ndarray:
@@ -38,7 +35,9 @@ def phantom_images(count: int, image_size: int, seed: int) -> np.ndarray:
     images = [
         to_model_input(
             Scan(
-                generate_slice(CLASSES[i % 4], "moderate", draw_patient_traits(rng, settings), rng, settings),
+                generate_slice(
+                    CLASS_NAMES[i % 4], "moderate", draw_patient_traits(rng, settings), rng, settings
+                ),
                 True,
                 "phantom",
             ),
@@ -70,12 +69,14 @@ def optimized_operators(graph) -> dict[str, int]:
 
 def images_per_second(graph, images: np.ndarray, repeats: int) -> float:
     """Best of ``repeats`` timed passes over the images in batches of 8."""
+    from export import parity
+
     session = parity.create_session(graph)
     best = 0.0
     for _ in range(repeats):
         started = time.perf_counter()
         for start in range(0, len(images), 8):
-            session.run(None, {"image": images[start : start + 8]})
+            session.run(None, {INPUT_NAME: images[start : start + 8]})
         best = max(best, len(images) / (time.perf_counter() - started))
     return best
 
@@ -98,7 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     arguments = parser.parse_args(argv)
 
+    # TensorFlow and the exporter load here, so that reading results (render_markdown) needs neither.
     import keras
+
+    from export import emulated_cpu, onnx_graph, parity, precision
+    from training.models import build_model
 
     keras.utils.set_random_seed(0)  # the same untrained weights on every run
     model = build_model(arguments.architecture, arguments.image_size, None)

@@ -23,19 +23,12 @@ from training.runs import MODEL_FILE
 
 @dataclasses.dataclass(frozen=True)
 class ExportedVersion:
-    """One exported version of a model.
-
-    Attributes:
-        model: the model's name (its folder).
-        version: the integer version.
-        onnx_path: its ``model.onnx``.
-        card: its ``model_card.json``, or None when the export wrote none.
-    """
+    """One exported version of a model (its folder's name): ``model.onnx`` and ``model_card.json``."""
 
     model: str
     version: int
     onnx_path: Path
-    card: dict[str, Any] | None
+    card: dict[str, Any] | None  # None when the export wrote none
 
     @property
     def precision(self) -> str:
@@ -59,23 +52,6 @@ class ExportedVersion:
         return ((self.card or {}).get("checks") or {}).get("evaluation")
 
 
-def read_exported_versions(model_directory: Path) -> list[ExportedVersion]:
-    """Return every version of a model that holds a ``model.onnx``, oldest first.
-
-    Raises:
-        RepositoryError: when a model card is not valid JSON (naming it).
-    """
-    return [
-        ExportedVersion(
-            model_directory.name,
-            version,
-            model_directory / str(version) / ONNX_FILENAME,
-            read_model_card(model_directory / str(version)),
-        )
-        for version in onnx_versions(model_directory)
-    ]
-
-
 def select_versions(
     repository: Path, model: str, version: int | None
 ) -> tuple[ExportedVersion, ExportedVersion | None]:
@@ -83,6 +59,7 @@ def select_versions(
 
     Raises:
         BenchError: when the model, its config or an fp32 export is missing, with what to run.
+        RepositoryError: when a model card is not valid JSON (naming it).
     """
     model_directory = repository / model
     if not (model_directory / CONFIG_FILENAME).is_file():
@@ -90,7 +67,15 @@ def select_versions(
             f"{model_directory / CONFIG_FILENAME}: not found; export a run first with "
             f"`emphysema export --run runs/NAME --repository {repository} --model {model}`"
         )
-    versions = read_exported_versions(model_directory)
+    versions = [
+        ExportedVersion(
+            model,
+            number,
+            model_directory / str(number) / ONNX_FILENAME,
+            read_model_card(model_directory / str(number)),
+        )
+        for number in onnx_versions(model_directory)
+    ]  # oldest first
     if version is not None:
         chosen = [entry for entry in versions if entry.version == version]
         if not chosen:

@@ -3,13 +3,13 @@
 perf_analyzer comes from the tritonclient 2.50.0 wheel (bench/install_perf_analyzer.sh puts it in
 the virtual environment's bin). It links against libb64 (Debian libb64-0d) and libcudart.so.12,
 which the PyPI wheel nvidia-cuda-runtime-cu12 provides; that wheel's lib folder is put on
-LD_LIBRARY_PATH for the subprocess only. Results are read from the `-f` CSV, never from the screen.
+LD_LIBRARY_PATH for the subprocess only. Results are read from the `-f` CSV (`bench.perf_csv`),
+never from the screen.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import dataclasses
 import importlib.util
 import json
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.perf_csv import parse_perf_csv
 from bench.settings import BenchError
 
 BINARY_NAME = "perf_analyzer"
@@ -29,34 +30,14 @@ INSTALL_HINT = (
     "install it with `make install` (runs bench/install_perf_analyzer.sh), which puts the "
     "tritonclient 2.50.0 wheel's perf_analyzer into .venv/bin"
 )
-# CSV column -> our key. Latencies in the CSV are microseconds; we store milliseconds.
-LATENCY_COLUMNS: dict[str, str] = {
-    "p50 latency": "p50_latency_ms",
-    "p90 latency": "p90_latency_ms",
-    "p95 latency": "p95_latency_ms",
-    "p99 latency": "p99_latency_ms",
-    "Client Send": "client_send_ms",
-    "Network+Server Send/Recv": "network_server_send_receive_ms",
-    "Server Queue": "server_queue_ms",
-    "Server Compute Input": "server_compute_input_ms",
-    "Server Compute Infer": "server_compute_infer_ms",
-    "Server Compute Output": "server_compute_output_ms",
-    "Client Recv": "client_receive_ms",
-}
 
 
 @dataclasses.dataclass(frozen=True)
 class PerfAnalyzer:
-    """A located, working perf_analyzer.
-
-    Attributes:
-        binary: the executable.
-        environment: the environment to run it in (LD_LIBRARY_PATH with libcudart).
-        version: what `--version` printed.
-    """
+    """A located, working perf_analyzer: its binary, what `--version` printed, its environment."""
 
     binary: Path
-    environment: dict[str, str]
+    environment: dict[str, str]  # with LD_LIBRARY_PATH to libcudart
     version: str
 
 
@@ -90,14 +71,8 @@ def locate_perf_analyzer() -> PerfAnalyzer:
         filter(None, [str(cuda_runtime_library_folder()), environment.get("LD_LIBRARY_PATH", "")])
     )
     try:
-        completed = subprocess.run(
-            [str(found), "--version"],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        command = [str(found), "--version"]
+        completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)
     except OSError as error:
         raise BenchError(f"{found}: cannot be executed ({error}); {INSTALL_HINT}") from error
     output = (completed.stdout + completed.stderr).strip()
@@ -108,62 +83,13 @@ def locate_perf_analyzer() -> PerfAnalyzer:
 
 
 def write_input_data(images: np.ndarray, input_name: str, path: Path) -> Path:
-    """Write perf_analyzer's `--input-data` JSON: one request per image, uint8 bytes in base64.
-
-    Args:
-        images: uint8 ``(N, H, W, 1)``, the same synthetic scans every other path uses.
-        input_name: the model's input tensor name.
-        path: where to write the JSON.
-
-    Returns:
-        ``path``.
-    """
+    """Write perf_analyzer's `--input-data` JSON: one request per uint8 image, its bytes in base64."""
     if images.dtype != np.uint8 or images.ndim != 4:
         raise BenchError(f"perf_analyzer input must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
-    entries = [
-        {
-            input_name: {
-                "b64": base64.b64encode(np.ascontiguousarray(image).tobytes()).decode("ascii"),
-                "shape": list(image.shape),
-            }
-        }
-        for image in images
-    ]
+    encoded = [base64.b64encode(np.ascontiguousarray(image).tobytes()).decode("ascii") for image in images]
+    entries = [{input_name: {"b64": data, "shape": list(images.shape[1:])}} for data in encoded]
     path.write_text(json.dumps({"data": entries}), encoding="utf-8")
     return path
-
-
-def perf_analyzer_arguments(
-    model: str,
-    url: str,
-    concurrency: int,
-    input_data: Path,
-    csv_path: Path,
-    measurement_interval_ms: int,
-    max_trials: int,
-    stability_percentage: int,
-) -> list[str]:
-    """Return perf_analyzer's command-line arguments for one concurrency level over gRPC."""
-    return [
-        "-m",
-        model,
-        "-i",
-        "grpc",
-        "-u",
-        url,
-        "--concurrency-range",
-        f"{concurrency}:{concurrency}",
-        "--input-data",
-        str(input_data),
-        "--measurement-interval",
-        str(measurement_interval_ms),
-        "--max-trials",
-        str(max_trials),
-        "--stability-percentage",
-        str(stability_percentage),
-        "-f",
-        str(csv_path),
-    ]
 
 
 def run_perf_analyzer(
@@ -177,12 +103,7 @@ def run_perf_analyzer(
     command = [str(analyzer.binary), *arguments]
     try:
         completed = subprocess.run(
-            command,
-            env=analyzer.environment,
-            capture_output=True,
-            text=True,
-            timeout=timeout_seconds,
-            check=False,
+            command, env=analyzer.environment, capture_output=True, text=True, timeout=timeout_seconds
         )
     except subprocess.TimeoutExpired as error:
         raise BenchError(
@@ -195,58 +116,46 @@ def run_perf_analyzer(
         raise BenchError(f"perf_analyzer failed (exit {completed.returncode}; full log {log_path}): {tail}")
 
 
-def parse_perf_csv(path: Path) -> list[dict[str, Any]]:
-    """Parse perf_analyzer's `-f` CSV into one dictionary per concurrency level.
+def measure_concurrency(
+    analyzer: PerfAnalyzer,
+    model: str,
+    url: str,
+    concurrency: int,
+    input_data: Path,
+    csv_path: Path,
+    attempts: list[tuple[int, int]],
+    max_trials: int,
+) -> tuple[dict[str, Any], int, int]:
+    """Measure ``model`` at one concurrency level over gRPC, trying each (window ms, stability %) in turn.
+
+    perf_analyzer fails, writing no CSV, when its windows never agree; the next attempt is looser.
 
     Returns:
-        Rows with ``concurrency``, ``throughput`` (inferences/s) and latencies in milliseconds.
+        The CSV row (`parse_perf_csv`), and the window and stability that held.
 
     Raises:
-        BenchError: naming the file, when it is missing or lacks the expected columns.
+        BenchError: when every attempt failed, quoting the last failure.
     """
-    if not path.is_file():
-        raise BenchError(f"{path}: perf_analyzer wrote no CSV")
-    with path.open(newline="", encoding="utf-8") as handle:
-        # perf_analyzer appends extra sections (e.g. metrics) after a blank line: stop there.
-        lines = _first_block(handle)
-    rows = list(csv.DictReader(lines))
-    required = {"Concurrency", "Inferences/Second", *LATENCY_COLUMNS}
-    if not rows or not required <= set(rows[0]):
-        missing = sorted(required - set(rows[0])) if rows else sorted(required)
-        raise BenchError(f"{path}: not a perf_analyzer CSV (missing columns {missing})")
-    parsed = []
-    for row in rows:
-        entry: dict[str, Any] = {
-            "concurrency": int(row["Concurrency"]),
-            "throughput": float(row["Inferences/Second"]),
+    failure: BenchError | None = None
+    for window_ms, stability in attempts:
+        options = {
+            "-m": model,
+            "-i": "grpc",
+            "-u": url,
+            "--concurrency-range": f"{concurrency}:{concurrency}",
+            "--input-data": input_data,
+            "--measurement-interval": window_ms,
+            "--max-trials": max_trials,
+            "--stability-percentage": stability,
+            "-f": csv_path,
         }
-        entry.update({key: float(row[column]) / 1000.0 for column, key in LATENCY_COLUMNS.items()})
-        parsed.append(entry)
-    return parsed
-
-
-def _first_block(handle) -> list[str]:
-    lines = []
-    for line in handle:
-        if not line.strip():
-            break
-        lines.append(line)
-    return lines
-
-
-def merge_perf_csv(paths: list[Path], destination: Path) -> Path:
-    """Join one-level perf_analyzer CSVs into one: the header once, then every row verbatim.
-
-    Raises:
-        BenchError: when the files' headers differ (they came from different perf_analyzer versions).
-    """
-    header, rows = None, []
-    for path in paths:
-        with path.open(encoding="utf-8") as handle:
-            lines = _first_block(handle)
-        if header is not None and lines[0] != header:
-            raise BenchError(f"{path}: its CSV header differs from {paths[0]}'s")
-        header = lines[0]
-        rows += lines[1:]
-    destination.write_text("".join([header or "", *rows]), encoding="utf-8")
-    return destination
+        arguments = [part for option, value in options.items() for part in (option, str(value))]
+        # Each window waits for its slowest request; allow every trial plus generous start-up.
+        timeout = max_trials * window_ms / 1000 * 4 + 120
+        try:
+            run_perf_analyzer(analyzer, arguments, csv_path.with_suffix(".log"), timeout)
+        except BenchError as error:
+            failure = error
+            continue
+        return parse_perf_csv(csv_path)[0], window_ms, stability
+    raise BenchError(f"perf_analyzer could not measure {model} at concurrency {concurrency}: {failure}")

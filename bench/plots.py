@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from bench.results import BenchResults  # noqa: E402
 
 PLAIN_NUMBERS = FuncFormatter(lambda value, _: f"{value:g}")
 # Minor ticks on a log axis: label only 2x and 5x, so labels never overlap.
@@ -18,7 +19,17 @@ SPARSE_NUMBERS = FuncFormatter(lambda value, _: f"{value:g}" if f"{value:e}"[0] 
 LATENCIES: tuple[tuple[str, str], ...] = (("p50_latency_ms", "p50"), ("p99_latency_ms", "p99"))
 
 
-def plot_throughput_latency(results: dict[str, Any], path: Path) -> Path:
+def _curve(axis, points: list, latency: str, labels: list[str], offset: tuple[int, int], **style) -> None:
+    """One labelled curve of throughput against ``latency`` (an attribute of each point)."""
+    xy = [(getattr(point, latency), point.throughput) for point in points]
+    (line,) = axis.plot(*zip(*xy, strict=True), **style)
+    for position, label in zip(xy, labels, strict=True):
+        axis.annotate(
+            label, position, xytext=offset, textcoords="offset points", color=line.get_color(), fontsize=7
+        )
+
+
+def plot_throughput_latency(results: BenchResults, path: Path) -> Path:
     """Plot throughput against p50 and p99 latency for every configuration and save it as PNG.
 
     Triton configurations are curves over concurrency (each point labelled with it), onnxruntime
@@ -26,47 +37,19 @@ def plot_throughput_latency(results: dict[str, Any], path: Path) -> Path:
     """
     figure, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
     for axis, (key, name) in zip(axes, LATENCIES, strict=True):
-        for variant in results["triton"]["variants"].values():
-            levels = variant["levels"]
-            (line,) = axis.plot(
-                [level[key] for level in levels],
-                [level["throughput"] for level in levels],
-                marker="o",
-                label=f"Triton gRPC, {variant['label']}",
+        for variant in results.triton.variants.values():
+            labels = [str(level.concurrency) for level in variant.levels]
+            _curve(
+                axis, variant.levels, key, labels, (3, 3), marker="o", label=f"Triton gRPC, {variant.label}"
             )
-            for level in levels:
-                axis.annotate(
-                    str(level["concurrency"]),
-                    (level[key], level["throughput"]),
-                    fontsize=7,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                    color=line.get_color(),
-                )
-        for precision, measured in results["onnxruntime"].items():
-            if not measured:
-                continue
-            batches = measured["batches"]
-            (line,) = axis.plot(
-                [batch[key] for batch in batches],
-                [batch["throughput"] for batch in batches],
-                marker="s",
-                linestyle="--",
-                label=f"onnxruntime in process, {precision} (batch size)",
-            )
-            for batch in batches:
-                axis.annotate(
-                    f"b{batch['batch_size']}",
-                    (batch[key], batch["throughput"]),
-                    fontsize=7,
-                    xytext=(3, -9),
-                    textcoords="offset points",
-                    color=line.get_color(),
-                )
-        keras = results["keras"]
+        for precision, measured in results.onnxruntime.items():
+            labels = [f"b{batch.batch_size}" for batch in measured.batches]
+            label = f"onnxruntime in process, {precision} (batch size)"
+            _curve(axis, measured.batches, key, labels, (3, -9), marker="s", linestyle="--", label=label)
+        keras = results.keras
         axis.plot(
-            [keras[key]],
-            [keras["throughput"]],
+            [getattr(keras, key)],
+            [keras.throughput],
             marker="*",
             markersize=12,
             linestyle="none",
@@ -82,10 +65,9 @@ def plot_throughput_latency(results: dict[str, Any], path: Path) -> Path:
         axis.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("throughput (images/s, log scale)")
     axes[0].legend(fontsize=8, loc="best")
-    model = results["model"]
-    cpu = results["environment"]["cpu"]
+    model, cpu = results.model, results.environment.cpu
     figure.suptitle(
-        f"{model['name']} at {model['image_size']} px on {cpu['cores']} cores ({cpu['model']}); "
+        f"{model.name} at {model.image_size} px on {cpu['cores']} cores ({cpu['model']}); "
         "labels: concurrency (Triton) or batch size (b)"
     )
     figure.tight_layout()

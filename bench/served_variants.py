@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
+from bench.served_results import Level, ServedResult
 from export.model_repository import (
     CONFIG_FILENAME,
     ONNX_FILENAME,
@@ -22,26 +22,15 @@ from export.model_repository import (
 
 @dataclasses.dataclass(frozen=True)
 class ServedVariant:
-    """One configuration Triton serves during the bench.
+    """One configuration Triton serves during the bench, as ``served_name`` in the bench repository."""
 
-    Attributes:
-        key: its key in results.json, e.g. ``"fp32_dynamic_batching"``.
-        served_name: the model name in the bench repository (what perf_analyzer asks for).
-        onnx_path: the exported graph.
-        version: the export's version in the committed repository.
-        precision: fp32 or int8 (from the model card).
-        dynamic_batching: whether Triton may merge concurrent requests into one batch.
-        image_latency_ms: one image's in-process latency; sizes perf_analyzer's windows so each
-            holds several answers even at high concurrency.
-    """
-
-    key: str
+    key: str  # in results.json, e.g. FP32_BATCHING
     served_name: str
     onnx_path: Path
-    version: int
+    version: int  # the export's, in the committed repository
     precision: str
     dynamic_batching: bool
-    image_latency_ms: float = 0.0
+    image_latency_ms: float = 0.0  # one image in process: sizes perf_analyzer's windows
 
     @property
     def label(self) -> str:
@@ -78,13 +67,18 @@ def write_bench_repository(model_directory: Path, variants: list[ServedVariant],
     return destination
 
 
-def batching_settings(repository: Path, variant: ServedVariant) -> dict[str, Any]:
-    """The batching facts of a served variant, read back from its config."""
+def served_result(repository: Path, variant: ServedVariant, levels: list[Level]) -> ServedResult:
+    """A served variant's measured levels, with the batching facts read back from its config."""
     config = read_model_config(repository / variant.served_name / CONFIG_FILENAME)
-    return {
-        "max_batch_size": config.max_batch_size,
-        "dynamic_batching": config.HasField("dynamic_batching"),
-        "max_queue_delay_us": config.dynamic_batching.max_queue_delay_microseconds
-        if config.HasField("dynamic_batching")
-        else None,
-    }
+    batching = config.HasField("dynamic_batching")
+    return ServedResult(
+        label=variant.label,
+        served_name=variant.served_name,
+        version=variant.version,
+        precision=variant.precision,
+        onnx=str(variant.onnx_path),
+        max_batch_size=config.max_batch_size,
+        dynamic_batching=batching,
+        max_queue_delay_us=config.dynamic_batching.max_queue_delay_microseconds if batching else None,
+        levels=tuple(levels),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from imaging.contract import DEFAULT_REPOSITORY
 from imaging.errors import EmphysemaError, UsageError
@@ -48,6 +48,7 @@ class BenchSettings:
         include_int8: also measure the newest int8 export, when the repository has one.
     """
 
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("concurrency_levels",)  # written beside the fields
     model: str = "inceptionv3"
     repository: Path = Path(DEFAULT_REPOSITORY)
     out: Path = Path("bench/results")
@@ -71,22 +72,9 @@ class BenchSettings:
     include_int8: bool = True
 
     def __post_init__(self) -> None:
-        for name in (
-            "threads",
-            "sample_count",
-            "keras_calls",
-            "concurrency_start",
-            "concurrency_end",
-            "concurrency_step",
-            "measurement_interval_ms",
-            "window_requests",
-            "max_trials",
-            "stability_percentage",
-            "matmul_size",
-            "comparison_concurrency",
-        ):
-            if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for field in dataclasses.fields(self):  # every plain integer setting is a count or a size
+            if field.type == "int" and getattr(self, field.name) < 1:
+                raise UsageError(f"{field.name} must be at least 1, got {getattr(self, field.name)}")
         if self.version is not None and self.version < 1:
             raise UsageError(f"version must be a positive integer, got {self.version}")
         if self.concurrency_end < self.concurrency_start:
@@ -110,14 +98,6 @@ class BenchSettings:
     def concurrency_levels(self) -> tuple[int, ...]:
         """The concurrency levels perf_analyzer drives, in order."""
         return tuple(range(self.concurrency_start, self.concurrency_end + 1, self.concurrency_step))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the resolved settings as a JSON-ready dictionary."""
-        values = dataclasses.asdict(self)
-        values["repository"] = str(self.repository)
-        values["out"] = str(self.out)
-        values["concurrency_levels"] = list(self.concurrency_levels)
-        return values
 
 
 # A smoke run: the same measurements with fewer levels and shorter windows (under 2 min on 2 cores).

@@ -5,46 +5,32 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-PERCENTILES: tuple[int, ...] = (50, 95, 99)
+from bench.results import CallTiming
 
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
-    """Wall-clock seconds of repeated calls that each process ``items_per_call`` images.
-
-    Attributes:
-        items_per_call: images per call (the batch size).
-        call_seconds: the duration of every timed call, in order.
-    """
+    """The wall-clock seconds of every timed call, in order; each call processes ``items_per_call`` images."""
 
     items_per_call: int
     call_seconds: tuple[float, ...]
 
-    @property
-    def throughput(self) -> float:
-        """Images per second over all timed calls."""
-        return self.items_per_call * len(self.call_seconds) / sum(self.call_seconds)
-
-    def latency_ms(self, percentile: float) -> float:
-        """The given percentile of one call's latency, in milliseconds."""
-        return float(np.percentile(np.asarray(self.call_seconds), percentile) * 1000.0)
-
-    def summary(self) -> dict[str, Any]:
-        """Return throughput, latency percentiles and the number of calls, JSON-ready."""
-        result: dict[str, Any] = {
-            "batch_size": self.items_per_call,
-            "calls": len(self.call_seconds),
-            "throughput": self.throughput,
-            "mean_latency_ms": float(np.mean(self.call_seconds) * 1000.0),
-        }
-        result.update(
-            {f"p{percentile}_latency_ms": self.latency_ms(percentile) for percentile in PERCENTILES}
+    def summary(self) -> CallTiming:
+        """Return throughput (images/s over all calls), latency percentiles and the number of calls."""
+        seconds = np.asarray(self.call_seconds)
+        p50, p95, p99 = (float(value) * 1000.0 for value in np.percentile(seconds, (50, 95, 99)))
+        return CallTiming(
+            batch_size=self.items_per_call,
+            calls=len(seconds),
+            throughput=self.items_per_call * len(seconds) / sum(self.call_seconds),
+            mean_latency_ms=float(np.mean(seconds) * 1000.0),
+            p50_latency_ms=p50,
+            p95_latency_ms=p95,
+            p99_latency_ms=p99,
         )
-        return result
 
 
 def time_calls(
@@ -57,18 +43,8 @@ def time_calls(
 ) -> Timing:
     """Call ``function`` until both ``minimum_seconds`` and ``minimum_calls`` are reached.
 
-    The warm-up calls are not timed: first calls allocate buffers and pick kernels.
-
-    Args:
-        function: processes ``items_per_call`` images per call.
-        items_per_call: images per call.
-        minimum_seconds: the least total timed duration.
-        minimum_calls: the least number of timed calls.
-        maximum_calls: stop after this many timed calls even if ``minimum_seconds`` is not reached.
-        warmup_calls: untimed calls first.
-
-    Returns:
-        The duration of every timed call.
+    ``maximum_calls`` stops earlier even if ``minimum_seconds`` is not reached. The
+    ``warmup_calls`` first are not timed: first calls allocate buffers and pick kernels.
     """
     if items_per_call < 1 or minimum_calls < 1:
         raise ValueError(

@@ -7,23 +7,18 @@ server, and each is measured in turn, one concurrency level at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from bench.perf_analyzer import (
-    PerfAnalyzer,
-    merge_perf_csv,
-    parse_perf_csv,
-    perf_analyzer_arguments,
-    run_perf_analyzer,
-    write_input_data,
-)
-from bench.served_variants import ServedVariant, batching_settings
-from bench.settings import BenchError, BenchSettings
+from bench.perf_analyzer import PerfAnalyzer, measure_concurrency, write_input_data
+from bench.perf_csv import merge_perf_csv
+from bench.served_results import Level, TritonResults
+from bench.served_variants import ServedVariant, served_result
+from bench.settings import BenchSettings
 from export.model_repository import CONFIG_FILENAME, read_model_config
 
 # The last resort's stability criterion: windows may differ tenfold, i.e. take what was measured.
@@ -38,20 +33,11 @@ def measure_served(
     analyzer: PerfAnalyzer,
     work_folder: Path,
     raw_folder: Path,
-) -> dict[str, Any]:
-    """Serve the bench repository with the embedded Triton and run perf_analyzer on each variant.
+) -> TritonResults:
+    """Serve the bench repository (`write_bench_repository`) and run perf_analyzer on each variant in turn.
 
-    Args:
-        repository: written by `write_bench_repository`.
-        variants: the models in it, measured in this order.
-        images: uint8 ``(N, S, S, 1)`` inputs, sent through `--input-data`.
-        settings: concurrency levels, windows, threads.
-        analyzer: the located perf_analyzer.
-        work_folder: scratch space (the input JSON, one CSV and log per level).
-        raw_folder: where each variant's CSV (perf_analyzer's rows, verbatim) and log are kept.
-
-    Returns:
-        ``{"server": {...}, "variants": {key: {"label", ..., "levels": [...], "best": {...}}}}``.
+    ``work_folder`` gets the input JSON and one CSV and log per level; ``raw_folder`` keeps each
+    variant's CSV (perf_analyzer's rows, verbatim) and log.
     """
     import tritonclient.grpc as grpcclient
 
@@ -65,53 +51,49 @@ def measure_served(
     )
     input_name = read_model_config(repository / variants[0].served_name / CONFIG_FILENAME).input[0].name
     input_data = write_input_data(images, input_name, work_folder / "perf_analyzer_input.json")
-    results: dict[str, Any] = {}
     print(f"bench: starting the embedded Triton with {len(variants)} model(s)", flush=True)
     with (
         EmbeddedTriton(repository, serve_settings) as server,
         grpcclient.InferenceServerClient(server.grpc_url) as client,
     ):
+
+        def measure_level(variant: ServedVariant, concurrency: int) -> Level:
+            before = _counts(client, variant.served_name)
+            attempts = measurement_attempts(settings, concurrency, variant.image_latency_ms)
+            csv_path = work_folder / f"perf_{variant.key}_c{concurrency:02d}.csv"
+            url, model = server.grpc_url, variant.served_name
+            row, window_ms, stability = measure_concurrency(
+                analyzer, model, url, concurrency, input_data, csv_path, attempts, settings.max_trials
+            )
+            after = _counts(client, variant.served_name)
+            return Level(
+                **row,
+                measurement_window_ms=window_ms,
+                stability_percentage=stability,
+                csv=csv_path.name,
+                inference_count=after[0] - before[0],
+                execution_count=after[1] - before[1],
+            )
+
         server_facts = {
             "version": client.get_server_metadata().version,
             "threads": settings.threads,
             "protocol": "grpc",
             "perf_analyzer": analyzer.version,
         }
+        results = {}
         for variant in variants:
-            levels = []
-            for concurrency in tqdm(settings.concurrency_levels, desc=f"perf_analyzer {variant.label}"):
-                levels.append(
-                    _measure_level(
-                        client,
-                        analyzer,
-                        server.grpc_url,
-                        variant,
-                        concurrency,
-                        input_data,
-                        settings,
-                        work_folder,
-                    )
-                )
-            merged = merge_perf_csv(
-                [work_folder / level["csv"] for level in levels], raw_folder / f"perf_{variant.key}.csv"
-            )
-            _concatenate(
-                [(work_folder / level["csv"]).with_suffix(".log") for level in levels],
-                raw_folder / f"perf_{variant.key}.log",
-            )
-            for level in levels:
-                level["csv"] = merged.name
-            results[variant.key] = {
-                "label": variant.label,
-                "served_name": variant.served_name,
-                "version": variant.version,
-                "precision": variant.precision,
-                "onnx": str(variant.onnx_path),
-                **batching_settings(repository, variant),
-                "levels": levels,
-                "best": max(levels, key=lambda level: level["throughput"]),
-            }
-    return {"server": server_facts, "variants": results}
+            levels = [
+                measure_level(variant, concurrency)
+                for concurrency in tqdm(settings.concurrency_levels, desc=f"perf_analyzer {variant.label}")
+            ]
+            csv_paths = [work_folder / level.csv for level in levels]
+            merged = merge_perf_csv(csv_paths, raw_folder / f"perf_{variant.key}.csv")
+            logs = "\n".join(path.with_suffix(".log").read_text(encoding="utf-8") for path in csv_paths)
+            (raw_folder / f"perf_{variant.key}.log").write_text(logs, encoding="utf-8")
+            levels = [dataclasses.replace(level, csv=merged.name) for level in levels]
+            results[variant.key] = served_result(repository, variant, levels)
+    return TritonResults(server_facts, results)
 
 
 def measurement_attempts(
@@ -131,68 +113,10 @@ def measurement_attempts(
     return [(window, stability), (2 * window, min(100, 2 * stability)), (2 * window, UNSTABLE_PERCENTAGE)]
 
 
-def _measure_level(
-    client,
-    analyzer: PerfAnalyzer,
-    url: str,
-    variant: ServedVariant,
-    concurrency: int,
-    input_data: Path,
-    settings: BenchSettings,
-    work_folder: Path,
-) -> dict[str, Any]:
-    before = _counts(client, variant.served_name)
-    stem = f"perf_{variant.key}_c{concurrency:02d}"
-    csv_path, log_path = work_folder / f"{stem}.csv", work_folder / f"{stem}.log"
-    failure: BenchError | None = None
-    for window_ms, stability in measurement_attempts(settings, concurrency, variant.image_latency_ms):
-        arguments = perf_analyzer_arguments(
-            variant.served_name,
-            url,
-            concurrency,
-            input_data,
-            csv_path,
-            window_ms,
-            settings.max_trials,
-            stability,
-        )
-        # Each window waits for its slowest request; allow every trial plus generous start-up.
-        timeout = settings.max_trials * window_ms / 1000 * 4 + 120
-        try:
-            run_perf_analyzer(analyzer, arguments, log_path, timeout)
-        except BenchError as error:
-            # perf_analyzer exits non-zero and writes no CSV when the windows never agree; retry looser.
-            failure = error
-            continue
-        row = parse_perf_csv(csv_path)[0]
-        after = _counts(client, variant.served_name)
-        inferences, executions = (after[0] - before[0]), (after[1] - before[1])
-        row.update(
-            {
-                "measurement_window_ms": window_ms,
-                "stability_percentage": stability,
-                "csv": csv_path.name,
-                "inference_count": inferences,
-                "execution_count": executions,
-                "mean_batch_size": inferences / executions if executions else None,
-            }
-        )
-        return row
-    raise BenchError(
-        f"perf_analyzer could not measure {variant.label} at concurrency {concurrency}: {failure}"
-    )
-
-
 def _counts(client, model_name: str) -> tuple[int, int]:
     """Triton's cumulative (inference count, execution count) for a model: their ratio is the mean batch."""
     statistics = client.get_inference_statistics(model_name=model_name).model_stats
     return (
         sum(entry.inference_count for entry in statistics),
         sum(entry.execution_count for entry in statistics),
-    )
-
-
-def _concatenate(paths: list[Path], destination: Path) -> None:
-    destination.write_text(
-        "\n".join(path.read_text(encoding="utf-8") for path in paths if path.is_file()), encoding="utf-8"
     )

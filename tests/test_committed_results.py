@@ -21,6 +21,39 @@ def test_the_architecture_comparison_is_its_json_rendered():
     assert (folder / "comparison.md").read_text(encoding="utf-8") == render_table(document)
 
 
+def test_the_committed_bench_results_load_and_regenerate_byte_for_byte():
+    import dataclasses
+
+    from bench import goals
+    from bench.report import render_report
+    from bench.results_json import read_results, to_json
+
+    folder = ROOT / "bench" / "results"
+    results = read_results(folder / "results.json")
+    assert json.dumps(to_json(results), indent=2) + "\n" == (folder / "results.json").read_text(
+        encoding="utf-8"
+    )
+    assert render_report(results) == (folder / "report.md").read_text(encoding="utf-8")
+    assert "AVX-512 with VNNI" in (folder / "report.md").read_text(
+        encoding="utf-8"
+    )  # int8 speed depends on it
+    settings = json.loads((folder / "bench_settings.json").read_text(encoding="utf-8"))
+    assert to_json(results.settings) == settings
+    # Goals, ratios and achieved compute, computed afresh from the measurements, are the committed ones.
+    measured = dataclasses.replace(results, achieved={}, ratios={}, goals=())
+    assert to_json(goals.judge(measured)) == to_json(results)
+
+
+def test_the_int8_weight_range_tables_are_their_json_rendered():
+    from bench.int8_weight_range import render_markdown
+
+    folders = sorted((ROOT / "bench" / "results" / "int8_weight_range").iterdir())
+    assert folders
+    for folder in folders:
+        document = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        assert (folder / "results.md").read_text(encoding="utf-8") == render_markdown(document), folder.name
+
+
 def test_the_docs_hold_no_hand_copied_result_tables():
     # A results table in docs/ would repeat figures of a committed JSON; docs link the generated file.
     copied = []

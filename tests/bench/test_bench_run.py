@@ -10,7 +10,9 @@ import shutil
 import pytest
 
 from bench import run
+from bench.report import render_report
 from bench.report_tables import format_figure
+from bench.results_json import read_results
 from emphysema import cli
 
 pytestmark = [pytest.mark.triton, pytest.mark.slow]
@@ -178,6 +180,16 @@ def test_goals_say_met_or_missed_by_how_much_and_why(quick_run):
     assert "serving_overhead** missed by" in report
     for name, ratio in results["ratios"].items():
         assert f"| {name.replace('_', ' ')} | **{format_figure(ratio['value'])}** |" in report
+
+
+def test_the_report_is_its_results_json_read_back_and_rendered(quick_run):
+    out, document = quick_run
+    results = read_results(out / "results.json")
+    assert render_report(results) == (out / "report.md").read_text()
+    assert results.goals[0].name == document["goals"][0]["name"]
+    assert results.triton.variants["int8_dynamic_batching"].best.throughput == pytest.approx(
+        document["triton"]["variants"]["int8_dynamic_batching"]["best"]["throughput"]
+    )
 
 
 def test_int8_accuracy_change_comes_from_its_model_card(quick_run, bench_repository):

@@ -1,6 +1,8 @@
-"""Unit checks of the bench's measuring parts: timing, FLOP counting, the matmul ceiling, inputs, settings."""
+"""Unit checks of the bench's measuring parts: timing, FLOP counting, the ceiling, goals, inputs, settings."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -8,7 +10,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bench import analysis
+from bench import goals
 from bench.baselines import available_gpu_providers, measure_gpu, measure_onnxruntime, open_session
 from bench.ceiling import (
     convolution_flop,
@@ -19,9 +21,13 @@ from bench.ceiling import (
 )
 from bench.flops import count_model_flops
 from bench.inputs import batch_of, synthetic_inputs
+from bench.results import Ceiling, Kernel, Ratio, Term
+from bench.results_json import read_results
 from bench.settings import BenchError, BenchSettings, quick_settings
 from bench.timing import time_calls
 from imaging.errors import UsageError
+
+COMMITTED = Path(__file__).parents[2] / "bench" / "results"
 
 
 def test_time_calls_respects_minimum_calls_and_maximum():
@@ -37,9 +43,9 @@ def test_time_calls_respects_minimum_calls_and_maximum():
     assert len(timing.call_seconds) == 7  # capped by maximum_calls, not the 10 s
     assert len(calls) == 9  # plus the two untimed warm-up calls
     summary = timing.summary()
-    assert summary["batch_size"] == 4 and summary["calls"] == 7
-    assert summary["throughput"] == pytest.approx(4 * 7 / sum(timing.call_seconds))
-    assert 0 < summary["p50_latency_ms"] <= summary["p95_latency_ms"] <= summary["p99_latency_ms"]
+    assert summary.batch_size == 4 and summary.calls == 7
+    assert summary.throughput == pytest.approx(4 * 7 / sum(timing.call_seconds))
+    assert 0 < summary.p50_latency_ms <= summary.p95_latency_ms <= summary.p99_latency_ms
 
 
 def _graph_with_known_arithmetic() -> onnx.ModelProto:
@@ -79,7 +85,7 @@ def test_flops_counts_conv_gemm_and_matmul_at_batch_one(tmp_path):
     grouped = 8 * 14 * 14 * (2 * 1 * 1)  # each output channel sees in_channels / group = 2 inputs
     assert flops.macs_by_op == {"Conv": conv + grouped, "Gemm": 1568 * 10, "MatMul": 10 * 4}
     assert flops.counted_nodes == 4
-    assert flops.gflops == pytest.approx(2 * (conv + grouped + 15680 + 40) / 1e9)
+    assert flops.macs == conv + grouped + 15680 + 40
 
 
 def test_flops_refuses_a_file_that_is_not_onnx(tmp_path):
@@ -93,15 +99,14 @@ def test_ceiling_is_the_fastest_of_three_dense_kernels():
     ceiling = measure_ceiling(size=256, threads=1, minimum_seconds=0.1)
     assert matmul_flop(256) == 2 * 256**3
     assert convolution_flop(batch=1, channels=2, size=3, kernel=3) == 2 * 1 * 2 * 2 * 9 * 9
-    assert set(ceiling["kernels"]) == {"numpy_matmul", "onnxruntime_matmul", "onnxruntime_convolution"}
-    for kernel in ceiling["kernels"].values():
-        assert kernel["gflops_per_second"] > 0
-        assert kernel["calls"] >= 5
-        measured = kernel["flop_per_call"] / kernel["median_seconds"] / 1e9
-        assert kernel["gflops_per_second"] == pytest.approx(measured)
-    fastest = max(ceiling["kernels"].values(), key=lambda kernel: kernel["gflops_per_second"])
-    assert ceiling["gflops_per_second"] == fastest["gflops_per_second"]
-    assert ceiling["source"] == fastest["kernel"]
+    assert set(ceiling.kernels) == {"numpy_matmul", "onnxruntime_matmul", "onnxruntime_convolution"}
+    for kernel in ceiling.kernels.values():
+        assert kernel.gflops_per_second > 0
+        assert kernel.calls >= 5
+        assert kernel.gflops_per_second == pytest.approx(kernel.flop_per_call / kernel.median_seconds / 1e9)
+    fastest = max(ceiling.kernels.values(), key=lambda kernel: kernel.gflops_per_second)
+    assert (ceiling.gflops_per_second, ceiling.source) == (fastest.gflops_per_second, fastest.kernel)
+    assert ceiling.measurements == (fastest.gflops_per_second,)
 
 
 def test_the_ceiling_convolution_computes_a_same_padded_conv():
@@ -115,38 +120,58 @@ def test_the_ceiling_convolution_computes_a_same_padded_conv():
     np.testing.assert_allclose(output[0, :, 1:4, 1:4], weights[:, 0, ::-1, ::-1], rtol=1e-6)
 
 
-def _ceiling_of(numpy_gflops: float, convolution_gflops: float) -> dict:
-    kernels = {
-        "numpy_matmul": {"kernel": "numpy_matmul", "gflops_per_second": numpy_gflops},
-        "onnxruntime_matmul": {"kernel": "onnxruntime_matmul", "gflops_per_second": 50.0},
-        "onnxruntime_convolution": {
-            "kernel": "onnxruntime_convolution",
-            "gflops_per_second": convolution_gflops,
-        },
+def _ceiling_of(numpy_gflops: float, convolution_gflops: float) -> Ceiling:
+    speeds = {
+        "numpy_matmul": numpy_gflops,
+        "onnxruntime_matmul": 50.0,
+        "onnxruntime_convolution": convolution_gflops,
     }
-    best = max(kernels.values(), key=lambda kernel: kernel["gflops_per_second"])
-    return {"kernels": kernels, "gflops_per_second": best["gflops_per_second"], "source": best["kernel"],
-            "matrix_size": 256}  # fmt: skip
+    kernels = {name: Kernel(name, 10**9, 5, 1.0, speed, speed) for name, speed in speeds.items()}
+    return Ceiling(kernels, 256, {}, 2, (max(speeds.values()),))
 
 
 def test_a_ceiling_measured_twice_keeps_the_higher_of_each_kernel():
     # Load at the start slowed numpy; load at the end slowed the convolution.
     merged = keep_higher_ceiling(_ceiling_of(100.0, 180.0), _ceiling_of(200.0, 90.0))
-    assert merged["kernels"]["numpy_matmul"]["gflops_per_second"] == 200.0
-    assert merged["kernels"]["onnxruntime_convolution"]["gflops_per_second"] == 180.0
-    assert (merged["gflops_per_second"], merged["source"]) == (200.0, "numpy_matmul")
-    assert merged["measurements"] == [180.0, 200.0]
+    assert merged.kernels["numpy_matmul"].gflops_per_second == 200.0
+    assert merged.kernels["onnxruntime_convolution"].gflops_per_second == 180.0
+    assert (merged.gflops_per_second, merged.source) == (200.0, "numpy_matmul")
+    assert merged.measurements == (180.0, 200.0)
 
 
 @pytest.mark.parametrize(("ratio", "verdict"), [(0.85, True), (0.5, False), (2.1, None)])
-def test_a_model_far_above_the_ceiling_is_not_judged_against_it(ratio, verdict, monkeypatch):
-    monkeypatch.setattr(analysis, "GOALS", {"achieved_vs_ceiling": analysis.GOALS["achieved_vs_ceiling"]})
-    monkeypatch.setattr(analysis, "explain_missed_goal", lambda name, results, concurrency: ("slow", "tune"))
-    results = {"ceiling": {**_ceiling_of(100.0, 90.0), "measurements": [100.0, 95.0]}, "settings": {}}
-    (goal,) = analysis.assess_goals(results, {"achieved_vs_ceiling": {"value": ratio}}, concurrency=8)
-    assert goal["met"] is verdict
+def test_a_model_far_above_the_ceiling_is_not_judged_against_it(ratio, verdict):
+    # The committed run's measurements, with the served model's share of the ceiling replaced.
+    results = read_results(COMMITTED / "results.json")
+    served = Ratio(ratio, Term("served", ratio), Term("ceiling", 1.0), "test")
+    goal = goals.assess_goal("achieved_vs_ceiling", served, results)
+    assert goal.met is verdict
     if verdict is None:  # the ceiling was measured under load: saying "met" would be a false claim
-        assert "not judged" in goal["why"] and "100, 95 GFLOP/s" in goal["why"]
+        assert "not judged" in goal.why and "228, 230 GFLOP/s" in goal.why
+    if verdict is False:  # a missed goal says why, quoting the run's own figures, and what would help
+        assert "94%" in goal.why and goal.what_would_close_it
+
+
+def test_a_missed_goal_is_explained_with_the_runs_measurements():
+    results = read_results(COMMITTED / "results.json")
+    for name in goals.GOALS:
+        slow = Ratio(0.01, Term("slow", 0.01), Term("fast", 1.0), "test")
+        goal = goals.assess_goal(name, slow, results)
+        assert goal.met is False and goal.margin == pytest.approx(0.01 / goals.GOALS[name][0] - 1)
+        assert any(character.isdigit() for character in goal.why), goal.why
+        assert goal.what_would_close_it
+
+
+def test_a_file_that_is_not_bench_results_is_named_in_the_error(tmp_path):
+    broken = tmp_path / "results.json"
+    broken.write_text("{not json")
+    with pytest.raises(BenchError, match="results.json: not the results.json of `emphysema bench`"):
+        read_results(broken)
+    broken.write_text('{"command": "emphysema bench"}')  # JSON, but not a run's results
+    with pytest.raises(BenchError, match="not the results.json"):
+        read_results(broken)
+    with pytest.raises(BenchError, match="absent.json: cannot be read"):
+        read_results(tmp_path / "absent.json")
 
 
 def test_synthetic_inputs_follow_the_contract_and_are_reproducible():
@@ -161,9 +186,9 @@ def test_onnxruntime_baseline_and_gpu_path_on_the_cpu(tiny_repository):
     onnx_path = tiny_repository.onnx_path
     images = synthetic_inputs(3, 32)
     measured = measure_onnxruntime(open_session(onnx_path, threads=1), images, (1, 4), minimum_seconds=0.1)
-    assert [entry["batch_size"] for entry in measured["batches"]] == [1, 4]
-    assert measured["best"]["throughput"] == max(entry["throughput"] for entry in measured["batches"])
-    assert measured["batch_1"]["batch_size"] == 1 and measured["provider"] == "CPUExecutionProvider"
+    assert [entry.batch_size for entry in measured.batches] == [1, 4]
+    assert measured.best.throughput == max(entry.throughput for entry in measured.batches)
+    assert measured.batch_1.batch_size == 1 and measured.provider == "CPUExecutionProvider"
 
 
 def test_gpu_measurement_skips_cleanly_without_a_gpu(tiny_repository):
@@ -176,8 +201,8 @@ def test_gpu_measurement_skips_cleanly_without_a_gpu(tiny_repository):
         threads=1,
         minimum_seconds=0.1,
     )
-    assert set(result) == {"skipped"}
-    assert "CPUExecutionProvider" in result["skipped"]
+    assert result.providers == {}
+    assert "CPUExecutionProvider" in result.skipped
 
 
 @pytest.mark.gpu
@@ -191,11 +216,10 @@ def test_gpu_measurement_on_a_real_gpu(tiny_repository):
         threads=1,
         minimum_seconds=0.5,
     )
-    measured = [entry for entry in result["providers"].values() if "skipped" not in entry]
-    assert measured, result
-    for entry in measured:
-        assert [batch["batch_size"] for batch in entry["batches"]] == [1, 8, 64]
-        assert all(batch["throughput"] > 0 for batch in entry["batches"])
+    assert result.providers, result.skipped
+    for entry in result.providers.values():
+        assert [batch.batch_size for batch in entry.batches] == [1, 8, 64]
+        assert all(batch.throughput > 0 for batch in entry.batches)
 
 
 def test_settings_reject_bad_values_and_quick_mode_keeps_the_comparison_level():
@@ -224,19 +248,6 @@ def test_version_selection_reads_the_model_cards(bench_repository, tmp_path):
         select_versions(bench_repository, "inceptionv3", 9)
     with pytest.raises(BenchError, match="resnet50/config.pbtxt: not found"):
         select_versions(bench_repository, "resnet50", None)
-
-
-def test_the_committed_report_is_generated_from_its_json_and_names_the_instruction_set():
-    import json
-    from pathlib import Path
-
-    from bench.report import render_report
-
-    results_folder = Path(__file__).parents[2] / "bench" / "results"
-    results = json.loads((results_folder / "results.json").read_text(encoding="utf-8"))
-    report = render_report(results)
-    assert report == (results_folder / "report.md").read_text(encoding="utf-8")
-    assert "AVX-512 with VNNI" in report  # int8 speed depends on it: every result says which CPU
 
 
 def test_instruction_set_names_the_three_kinds_of_x86_cpu():

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from bench import perf_analyzer
+from bench.perf_csv import parse_perf_csv
 from bench.settings import BenchError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,11 +68,11 @@ def test_input_data_holds_every_image_byte_for_byte(tmp_path):
 
 def test_csv_parser_names_the_file_it_cannot_use(tmp_path):
     with pytest.raises(BenchError, match="wrote no CSV"):
-        perf_analyzer.parse_perf_csv(tmp_path / "absent.csv")
+        parse_perf_csv(tmp_path / "absent.csv")
     screen = tmp_path / "screen.csv"
     screen.write_text("Request concurrency: 1\n  Client:\n")
     with pytest.raises(BenchError, match="screen.csv.*missing columns"):
-        perf_analyzer.parse_perf_csv(screen)
+        parse_perf_csv(screen)
 
 
 def test_measurement_windows_grow_with_concurrency_and_loosen_on_retry():

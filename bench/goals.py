@@ -1,0 +1,124 @@
+"""The goals and what the report claims about them: achieved GFLOP/s, the explicit ratios, the verdicts.
+
+Every figure is computed from the run's measurements. A goal the run missed is explained with
+the measurements that explain it, and the knob that would close it (`bench.explanations`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bench.explanations import explain_missed_goal
+from bench.results import Achieved, BenchResults, GoalVerdict, Ratio, Term
+from bench.served_results import FP32_BATCHING, FP32_NO_BATCHING, INT8_BATCHING
+
+# The goals for the committed CPU results: ratio name -> (target, what it means).
+GOALS: dict[str, tuple[float, str]] = {
+    "serving_overhead": (0.9, "Triton best throughput >= 0.9 x in-process onnxruntime best throughput"),
+    "triton_vs_keras": (3.0, "Triton >= 3 x the paper-style Keras single-image predict throughput"),
+    "dynamic_batching_on_off": (1.15, "dynamic batching on >= 1.15 x off at the comparison concurrency"),
+    "achieved_vs_ceiling": (0.8, "served model GFLOP/s >= 0.8 x the compute ceiling (fastest dense kernel)"),
+    "int8_vs_fp32": (1.5, "int8 served by Triton >= 1.5 x the fp32 throughput"),
+}
+# No model beats the fastest dense kernel by much: one more than 10 % above the ceiling means the
+# ceiling was measured while other work slowed the cores, and the goal is not judged.
+CEILING_EXCEEDED_LIMIT = 1.10
+
+
+def achieved_compute(results: BenchResults) -> dict[str, Achieved]:
+    """Throughput x the model's FLOPs per image, and its fraction of the compute ceiling, per path."""
+    fp32 = results.onnxruntime["fp32"]
+    paths = {
+        "keras": results.keras.throughput,
+        "onnxruntime_batch_1": fp32.batch_1.throughput,
+        "onnxruntime_best": fp32.best.throughput,
+    }
+    for key, variant in results.triton.variants.items():
+        paths[f"triton_{key}"] = variant.best.throughput
+    if "int8" in results.onnxruntime:
+        paths["onnxruntime_int8_best"] = results.onnxruntime["int8"].best.throughput
+    gflop, ceiling = results.model.fp32.gflop_per_image, results.ceiling.gflops_per_second
+    return {
+        name: Achieved(throughput, throughput * gflop, throughput * gflop / ceiling)
+        for name, throughput in paths.items()
+    }
+
+
+def _ratio(numerator: Term, denominator: Term, meaning: str) -> Ratio:
+    return Ratio(numerator.value / denominator.value, numerator, denominator, meaning)
+
+
+def compute_ratios(results: BenchResults, achieved: dict[str, Achieved]) -> dict[str, Ratio]:
+    """The report's explicit ratios, each with its numerator and denominator."""
+    variants, concurrency = results.triton.variants, results.settings.comparison_concurrency
+    served, in_process = variants[FP32_BATCHING].best, results.onnxruntime["fp32"].best
+    first = min(variants[FP32_BATCHING].levels, key=lambda level: level.concurrency)
+    on, off = (variants[key].at(concurrency).throughput for key in (FP32_BATCHING, FP32_NO_BATCHING))
+    ceiling, source = results.ceiling, results.ceiling.source.replace("_", " ")
+    ratios = {
+        "serving_overhead": _ratio(
+            Term(f"Triton best throughput (concurrency {served.concurrency})", served.throughput),
+            Term(f"onnxruntime in process, best batch ({in_process.batch_size})", in_process.throughput),
+            "served / in-process throughput (1.0 = serving costs nothing)",
+        ),
+        "triton_vs_keras": _ratio(
+            Term("Triton best throughput", served.throughput),
+            Term("Keras model.predict, one image per call", results.keras.throughput),
+            "speed-up a user gets over the paper's way of running the model",
+        ),
+        "dynamic_batching_on_off": _ratio(
+            Term(f"dynamic batching on, concurrency {concurrency}", on),
+            Term(f"dynamic batching off, concurrency {concurrency}", off),
+            "what merging concurrent requests into one batch buys",
+        ),
+        "achieved_vs_ceiling": _ratio(
+            Term("Triton best, model GFLOP/s", achieved[f"triton_{FP32_BATCHING}"].gflops_per_second),
+            Term(f"dense float32 kernel ceiling ({source})", ceiling.gflops_per_second),
+            "distance to the hardware limit (1.0 = as efficient as the fastest dense kernel)",
+        ),
+        "p99_over_p50_at_concurrency_1": _ratio(
+            Term(f"p99 latency at concurrency {first.concurrency}", first.p99_latency_ms),
+            Term(f"p50 latency at concurrency {first.concurrency}", first.p50_latency_ms),
+            "tail latency spread of a lone client (1.0 = perfectly steady)",
+        ),
+    }
+    if INT8_BATCHING in variants:
+        ratios["int8_vs_fp32"] = _ratio(
+            Term("Triton int8 best throughput", variants[INT8_BATCHING].best.throughput),
+            Term("Triton fp32 best throughput", served.throughput),
+            "what int8 quantisation buys when served",
+        )
+    return ratios
+
+
+def assess_goal(name: str, ratio: Ratio | None, results: BenchResults) -> GoalVerdict:
+    """One goal: met or missed by how much and, if missed, why and what would close it."""
+    target, statement = GOALS[name]
+    if ratio is None:  # only int8 can be absent
+        why = "no int8 export in the repository (`emphysema export --precision int8`)"
+        if not results.settings.include_int8:
+            why = "skipped (--skip-int8)"
+        return GoalVerdict(name, statement, target, None, None, why=why)
+    measured = ratio.value
+    if name == "achieved_vs_ceiling" and measured > CEILING_EXCEEDED_LIMIT:
+        figures = ", ".join(f"{value:.0f}" for value in results.ceiling.measurements)
+        why = (
+            f"not judged: the served model ran at {measured:.2f}x the compute ceiling, which no model "
+            f"does; the ceiling ({figures} GFLOP/s) was measured while other work slowed the cores; "
+            "re-run the bench on a quiet machine"
+        )
+        return GoalVerdict(name, statement, target, measured, None, why=why)
+    verdict = GoalVerdict(name, statement, target, measured, measured >= target, measured / target - 1)
+    if verdict.met:
+        return verdict
+    why, fix = explain_missed_goal(name, results)
+    return dataclasses.replace(verdict, why=why, what_would_close_it=fix)
+
+
+def judge(results: BenchResults) -> BenchResults:
+    """Return ``results`` with the achieved compute, the ratios and the goals' verdicts filled in."""
+    achieved = achieved_compute(results)
+    # The explanations quote achieved compute and ratios, so they see the results with them.
+    results = dataclasses.replace(results, achieved=achieved, ratios=compute_ratios(results, achieved))
+    goals = tuple(assess_goal(name, results.ratios.get(name), results) for name in GOALS)
+    return dataclasses.replace(results, goals=goals)
