@@ -7,6 +7,9 @@ Output (``DIR``)::
     DIR/STUDY/pattern_map.npz  labels (0 outside lungs, 1 NT, 2 CLE, 3 PSE, 4 PLE), analysed_slices
     DIR/analysis.csv        one row per study (status done or failed, with the error)
 
+With --dicomweb URL --study UID the study comes from a PACS and its DICOM results go back to it
+(see `analysis.pacs_command`); --out DIR then keeps the local files in DIR/study/.
+
 With one study, any failure is the command's error and nothing is written. With several (or a
 cohort folder), a failed study gets its row and the others go on; the exit status is then 1.
 """
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.cohort import CSV_COLUMNS, cohort_row, expand_studies
+from analysis.pacs_command import add_pacs_options, check_pacs_arguments, run_from_pacs
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
 from client.settings import TritonSettings
@@ -36,9 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = AnalysisSettings()
     parser = argparse.ArgumentParser(prog="emphysema analyze", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "studies", nargs="+", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
+        "studies", nargs="*", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
     )
-    parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder, must be empty or new (default: none; required for STUDY)"
+    )
     parser.add_argument(
         "--url", default=DEFAULT_TRITON_URL, help=f"Triton gRPC address (default {DEFAULT_TRITON_URL})"
     )
@@ -60,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--field-of-view-mm", type=float, help="ROI side in mm (default: the model's)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_pacs_options(parser)
     return parser
 
 
@@ -78,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         slice_step=arguments.slice_step,
         field_of_view_mm=arguments.field_of_view_mm,
     )
+    check_pacs_arguments(arguments)
+    if arguments.dicomweb is not None:
+        return run_from_pacs(arguments, settings)
     studies = expand_studies(arguments.studies)
     check_output_folder(arguments.out, arguments.overwrite)
     triton = TritonSettings(url=arguments.url, model=arguments.model)
