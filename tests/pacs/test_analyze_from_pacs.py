@@ -21,6 +21,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from analysis.from_pacs import ANALYSED, ArrivalSettings, analyse_pacs_study
+from analysis.output_files import DICOM_OUTPUTS
 from analysis.settings import AnalysisSettings
 from client.errors import TritonUnavailableError
 from client.settings import TritonSettings
@@ -126,7 +127,49 @@ def test_a_study_is_fetched_analysed_and_its_results_stored_beside_it(
     orthanc_log = pacs_environment.log.read_text(encoding="utf-8", errors="replace")
     for secret in secrets_of(header, pacs_environment):
         assert secret not in printed.out + printed.err + caplog.text + orthanc_log
-    assert [one.modality for one in describe_series(client, header.StudyInstanceUID)].count("CT") == 1
+    assert result_modalities(client, header) == ["CT", "DOC", "SEG", "SR"]
+    # What Orthanc holds under the study is what the analysis wrote, in the source study.
+    for name in DICOM_OUTPUTS:
+        written = pydicom.dcmread(out / "study" / name, stop_before_pixels=True)
+        assert written.StudyInstanceUID == header.StudyInstanceUID
+        fetched = client.retrieve_instance_metadata(
+            header.StudyInstanceUID, written.SeriesInstanceUID, written.SOPInstanceUID
+        )
+        assert fetched["00080018"]["Value"] == [written.SOPInstanceUID]
+
+
+def result_modalities(client, header) -> list[str]:
+    """The modality of every series the PACS holds under the study, sorted (one CT series and the results)."""
+    return sorted(one.modality for one in describe_series(client, header.StudyInstanceUID))
+
+
+def test_a_study_delivered_and_analysed_twice_has_one_set_of_results(
+    pacs_environment, triton_server, tiny_repository, tmp_path, capsys
+):
+    folder, header = stored_phantom(pacs_environment, tmp_path, 311)
+    client = connect(pacs_environment.url, pacs_environment.credentials)
+    assert analyze(pacs_environment, triton_server, tiny_repository, header.StudyInstanceUID) == 0
+    first = {one.series_uid: one.instances for one in describe_series(client, header.StudyInstanceUID)}
+    store_folder(client, folder)  # the same study delivered again
+    before = inference_count(triton_server.grpc_url, tiny_repository.model_name)
+    assert analyze(pacs_environment, triton_server, tiny_repository, header.StudyInstanceUID) == 0
+    assert "Already analysed" in capsys.readouterr().out
+    assert inference_count(triton_server.grpc_url, tiny_repository.model_name) == before  # nothing classified
+    assert analyze(pacs_environment, triton_server, tiny_repository, header.StudyInstanceUID, "--force") == 0
+    assert "stored 3 result instances" in capsys.readouterr().out
+    assert {
+        one.series_uid: one.instances for one in describe_series(client, header.StudyInstanceUID)
+    } == first
+    assert result_modalities(client, header) == ["CT", "DOC", "SEG", "SR"]
+    assert sorted(first.values()) == [1, 1, 1, len(list(folder.glob("*.dcm")))]
+    # Other settings are another analysis: stored beside the first, not over it.
+    assert (
+        analyze(
+            pacs_environment, triton_server, tiny_repository, header.StudyInstanceUID, "--stride-mm", "20"
+        )
+        == 0
+    )
+    assert result_modalities(client, header) == ["CT", "DOC", "DOC", "SEG", "SEG", "SR", "SR"]
 
 
 def stored_phantom(orthanc, tmp_path, seed: int):
@@ -362,3 +405,34 @@ def test_a_study_that_keeps_arriving_is_refused_with_nothing_stored(
     assert [one.modality for one in describe_series(client, header.StudyInstanceUID)] == ["CT"]
     for secret in secrets_of(header, pacs_environment):
         assert secret not in str(caught.value)
+
+
+REFUSE_SEGMENTATIONS = """
+function ReceivedInstanceFilter(dicom, origin, info)
+  return dicom.Modality ~= 'SEG'
+end
+"""
+
+
+def test_a_refused_result_is_one_clear_line_and_a_rerun_completes_the_set(
+    triton_server, tiny_repository, tmp_path, tmp_path_factory, capsys, monkeypatch
+):
+    """An Orthanc whose policy drops segmentations (a Lua filter): it answers the store with success
+    and keeps the SR and PDF only. The command checks what the PACS lists, so it says so."""
+    script = tmp_path / "refuse.lua"
+    script.write_text(REFUSE_SEGMENTATIONS)
+    with started_pacs(tmp_path_factory.mktemp("refusing"), {"LuaScripts": [str(script)]}) as refusing:
+        monkeypatch.setenv("EMPHYSEMA_PACS_USER", refusing.credentials.user)
+        monkeypatch.setenv("EMPHYSEMA_PACS_PASSWORD", refusing.credentials.password)
+        _, header = stored_phantom(refusing, tmp_path, 312)
+        client = connect(refusing.url, refusing.credentials)
+        out = tmp_path / "local"
+        code = analyze(refusing, triton_server, tiny_repository, header.StudyInstanceUID, "--out", str(out))
+        assert code == 1
+        assert_one_clear_line(capsys.readouterr(), header, refusing, "does not list 1 of 3 (SEG)")
+        assert not out.exists()
+        assert result_modalities(client, header) == ["CT", "DOC", "SR"]
+        # Still incomplete, so not "already analysed": a rerun tries again and stores nothing twice.
+        assert analyze(refusing, triton_server, tiny_repository, header.StudyInstanceUID) == 1
+        assert_one_clear_line(capsys.readouterr(), header, refusing, "does not list 1 of 3 (SEG)")
+        assert result_modalities(client, header) == ["CT", "DOC", "SR"]
