@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import highdicom
+import pydicom
 from highdicom.sr import CodedConcept
 from pydicom.sr.codedict import codes
 
@@ -29,6 +30,7 @@ from analysis.dicom_codes import (
     PERCENT,
     PREDOMINANCE,
     PREDOMINANCE_VALUES,
+    PRIVATE_SCHEME,
     VOLUME,
     finding_site,
     pattern_share,
@@ -129,5 +131,11 @@ def write_measurement_report(
         is_complete=True,
         series_description="Emphysema measurements (research use only)",
     )
+    # A private coding scheme is named in the instance (PS3.3 section 8.2), so a reader can look it up.
+    scheme = pydicom.Dataset()
+    scheme.CodingSchemeDesignator = PRIVATE_SCHEME
+    scheme.CodingSchemeName = "emphysema-hrct measurements"
+    scheme.CodingSchemeResponsibleOrganization = "the emphysema-hrct project"
+    document.CodingSchemeIdentificationSequence = [scheme]
     document.save_as(path)
     return document

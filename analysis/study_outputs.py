@@ -9,6 +9,8 @@ says so. ``report.json`` is written last by the caller, once the timings are kno
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from analysis.dicom_encapsulated_pdf import write_encapsulated_pdf
 from analysis.dicom_equipment import ModelIdentity
 from analysis.dicom_measurement_report import write_measurement_report
 from analysis.dicom_segmentation import write_segmentation
+from analysis.errors import AnalysisError
 from analysis.output_files import (
     MEASUREMENT_REPORT_DCM,
     OVERLAY_PNG,
@@ -80,6 +83,17 @@ def dicom_outputs(volume: Volume, report: dict, settings: AnalysisSettings) -> d
     }
 
 
+@contextlib.contextmanager
+def _refused_headers(kind: str) -> Iterator[None]:
+    """Turn highdicom's refusal of source headers it cannot build on into one sentence."""
+    try:
+        yield
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        raise AnalysisError(
+            f"the DICOM {kind} cannot be written from this series' headers: {error}"
+        ) from error
+
+
 def write_study_outputs(
     staging: Path,
     report: dict,
@@ -110,7 +124,10 @@ def write_study_outputs(
     if source is None:
         return
     identity, uids = _identity_and_uids(source, report, settings)
-    write_segmentation(staging / SEGMENTATION_DCM, pattern_map.labels, source, identity, uids)
-    write_measurement_report(staging / MEASUREMENT_REPORT_DCM, report, source, identity, uids)
     pdf = (staging / REPORT_PDF).read_bytes()
-    write_encapsulated_pdf(staging / REPORT_PDF_DCM, pdf, source, uids, bool(patient))
+    with _refused_headers("SEG"):
+        write_segmentation(staging / SEGMENTATION_DCM, pattern_map.labels, source, identity, uids)
+    with _refused_headers("SR"):
+        write_measurement_report(staging / MEASUREMENT_REPORT_DCM, report, source, identity, uids)
+    with _refused_headers("encapsulated PDF"):
+        write_encapsulated_pdf(staging / REPORT_PDF_DCM, pdf, source, uids, bool(patient))

@@ -56,13 +56,13 @@ def analyse_without_triton(volume: Volume, destination: Path, settings: Analysis
 
 
 def validator_errors(path: Path) -> tuple[list[str], list[str]]:
-    """Run Debian's dicom3tools ``dciodvfy``; return its Error lines and its Warning lines."""
+    """Run Debian's dicom3tools ``dciodvfy``; return its Error (and Abort) lines and its Warning lines."""
     assert shutil.which("dciodvfy"), "dciodvfy missing: apt-get install dicom3tools"
+    assert path.is_file(), path
     result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=120)
     lines = (result.stdout + result.stderr).splitlines()
-    return [line for line in lines if line.startswith("Error")], [
-        line for line in lines if line.startswith("Warning")
-    ]
+    errors = [line for line in lines if line.startswith(("Error", "Abort"))]
+    return errors, [line for line in lines if line.startswith("Warning")]
 
 
 def pdf_text(path: Path) -> str:
@@ -81,3 +81,42 @@ def render_pages(path: Path, prefix: str) -> list[Path]:
         ["pdftoppm", "-r", "60", "-png", str(path), str(ARTIFACTS / prefix)], check=True, timeout=120
     )
     return sorted(ARTIFACTS.glob(f"{prefix}-*.png"))
+
+
+def expected_row(region: str, report: dict) -> list[str]:
+    """A region's row of the PDF's key-figure table, formatted here from report.json."""
+    measured = report["quantification"]["regions"][region]
+    shares = report["patterns"]["regions"][region]
+    return [
+        region,
+        f"{measured['volume_ml']:.0f}",
+        f"{measured['laa950_percent']:.1f}",
+        f"{measured['perc15_hu']:.0f}",
+        *(f"{shares['pattern_percent'][pattern]:.1f}" for pattern in ("NT", "CLE", "PSE", "PLE")),
+        shares["dominant"],
+    ]
+
+
+def check_pdf_report(path: Path, report: dict, patient: pydicom.Dataset | None, prefix: str) -> str:
+    """Render the pages into test-artifacts; check the page count, the figures and the disclaimer.
+
+    With ``patient`` (a source header), its name and ID must not be in the text. Returns the text.
+    """
+    pages = render_pages(path, prefix)
+    assert len(pages) == 2 and all(page.stat().st_size > 10_000 for page in pages)
+    text = pdf_text(path)
+    rows: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.strip():  # the table's row comes first; the zone chart's tick labels later
+            rows.setdefault(line.split()[0], line.split())
+    for region in report["patterns"]["regions"]:
+        assert rows[region] == expected_row(region, report), region
+    whole = report["patterns"]["regions"]["WholeLung"]
+    assert f"Dominant pattern: {whole['dominant']}" in text
+    assert f"Zone predominance: {report['patterns']['zones']['predominance']}" in text
+    assert report["disclaimer"] in text and report["disclaimer"].upper() in text
+    if patient is not None:
+        for identifier in (str(patient.PatientID), str(patient.PatientName)):
+            assert identifier not in text
+        assert str(patient.PatientName).split("^")[0] not in text
+    return text

@@ -7,6 +7,7 @@ reader's flips without repeating them. The series is re-oriented so the reader f
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import shutil
@@ -17,6 +18,7 @@ import pydicom
 import pytest
 
 from analysis.dicom_codes import PATTERN_CONCEPTS
+from analysis.errors import AnalysisError
 from analysis.output_files import (
     DICOM_OUTPUTS,
     MEASUREMENT_REPORT_DCM,
@@ -31,6 +33,7 @@ from study.reader import read_study
 from tests.analysis.dicom_checks import (
     MODEL,
     analyse_without_triton,
+    check_pdf_report,
     labels_from_hounsfield,
     pdf_text,
     source_hounsfield,
@@ -142,11 +145,30 @@ def test_every_output_joins_the_source_study_with_the_uids_in_the_report(reorien
     assert pdf.BurnedInAnnotation == "NO"
 
 
-def test_uids_are_the_same_when_reanalysed_and_change_with_the_settings(reoriented, tmp_path):
-    _, volume, _, report = reoriented
-    settings = AnalysisSettings(slice_step=3)
+def test_the_pdf_report_holds_the_figures_and_the_disclaimer_but_no_identifiers(reoriented):
+    _, volume, out, report = reoriented
+    check_pdf_report(
+        out / REPORT_PDF, report, volume.source_series.headers[0], f"constructed-{out.parent.name}"
+    )
+
+
+@pytest.fixture(scope="module")
+def as_written(studies):
+    """The mixed study as the phantom stores it (no flips): for the checks that need no reorienting."""
+    return read_study(studies["mixed"])
+
+
+def test_uids_are_the_same_when_reanalysed_and_change_with_the_settings(as_written, tmp_path):
+    volume, settings = as_written, AnalysisSettings(slice_step=3)
+    report = analyse_without_triton(volume, tmp_path / "first", settings)
     again = analyse_without_triton(volume, tmp_path / "again", settings)
     assert again["dicom"] == report["dicom"]
+    for name in DICOM_OUTPUTS:
+        first, second = (pydicom.dcmread(tmp_path / run / name) for run in ("first", "again"))
+        assert (first.SeriesInstanceUID, first.SOPInstanceUID) == (
+            second.SeriesInstanceUID,
+            second.SOPInstanceUID,
+        )
     # Patient details change only the PDF; the stride changes every result.
     shown = analyse_without_triton(
         volume, tmp_path / "shown", dataclasses.replace(settings, include_patient_details=True)
@@ -162,15 +184,15 @@ def test_uids_are_the_same_when_reanalysed_and_change_with_the_settings(reorient
     assert pydicom.dcmread(tmp_path / "shown" / REPORT_PDF_DCM).BurnedInAnnotation == "YES"
 
 
-def test_a_nifti_study_gets_no_dicom_results_and_says_so(reoriented, tmp_path):
-    volume = dataclasses.replace(reoriented[1], source="nifti", source_series=None)
+def test_a_nifti_study_gets_no_dicom_results_and_says_so(as_written, tmp_path):
+    volume = dataclasses.replace(as_written, source="nifti", source_series=None)
     report = analyse_without_triton(volume, tmp_path / "nifti", AnalysisSettings(slice_step=3))
     assert "not read from DICOM" in report["dicom"]["note"] and report["dicom"]["files"] == {}
     written = {path.name for path in (tmp_path / "nifti").iterdir()}
     assert REPORT_PDF in written and not written & set(DICOM_OUTPUTS)
 
 
-def test_a_failing_writer_leaves_nothing(reoriented, tmp_path, monkeypatch):
+def test_a_failing_writer_leaves_nothing(as_written, tmp_path, monkeypatch):
     import analysis.study_outputs
 
     def disk_full(*_arguments, **_keywords):
@@ -178,5 +200,16 @@ def test_a_failing_writer_leaves_nothing(reoriented, tmp_path, monkeypatch):
 
     monkeypatch.setattr(analysis.study_outputs, "write_encapsulated_pdf", disk_full)
     with pytest.raises(OSError, match="No space"):
-        analyse_without_triton(reoriented[1], tmp_path / "study", AnalysisSettings(slice_step=3))
+        analyse_without_triton(as_written, tmp_path / "study", AnalysisSettings(slice_step=3))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_source_headers_a_seg_cannot_be_built_on_are_one_clear_error(as_written, tmp_path):
+    headers = tuple(copy.deepcopy(header) for header in as_written.source_series.headers)
+    for header in headers:
+        del header.FrameOfReferenceUID
+    source = dataclasses.replace(as_written.source_series, headers=headers)
+    volume = dataclasses.replace(as_written, source_series=source)
+    with pytest.raises(AnalysisError, match="SEG cannot be written.*Frame Of Reference"):
+        analyse_without_triton(volume, tmp_path / "study", AnalysisSettings(slice_step=3))
     assert list(tmp_path.iterdir()) == []
