@@ -35,6 +35,7 @@ from study.phantom.settings import settings_for_size
 from tests.pacs.conftest import started_pacs
 
 pytestmark = [pytest.mark.pacs, pytest.mark.triton]
+BIRTH_DATE = "19510203"
 
 
 @pytest.fixture(scope="module")
@@ -51,19 +52,27 @@ def pacs_environment(orthanc, monkeypatch):
 
 
 def phantom(tmp_path, seed: int):
-    """A small severe CLE+PSE phantom study's DICOM folder and its identifying header."""
+    """A small severe CLE+PSE phantom study's DICOM folder and its identifying header.
+
+    The phantom has no birth date; one is added so that the checks for patient data cover it.
+    """
     write_study(
         tmp_path / f"study-{seed}", "CLE+PSE", "severe", seed, settings_for_size("small"), nifti=False
     )
     folder = tmp_path / f"study-{seed}" / "dicom"
+    for path in folder.glob("*.dcm"):
+        dataset = pydicom.dcmread(path)
+        dataset.PatientBirthDate = BIRTH_DATE
+        dataset.save_as(path)
     return folder, pydicom.dcmread(next(folder.glob("*.dcm")), stop_before_pixels=True)
 
 
 def secrets_of(header, orthanc) -> list[str]:
-    """What must never reach a log: the patient's name and ID, the study's UIDs, the password."""
+    """What must never reach a log: the patient's name, ID and birth date, the study's UIDs, the password."""
     return [
         str(header.PatientName),
         str(header.PatientID),
+        header.PatientBirthDate,
         header.StudyInstanceUID,
         header.SeriesInstanceUID,
         orthanc.credentials.password,
@@ -436,3 +445,5 @@ def test_a_refused_result_is_one_clear_line_and_a_rerun_completes_the_set(
         assert analyze(refusing, triton_server, tiny_repository, header.StudyInstanceUID) == 1
         assert_one_clear_line(capsys.readouterr(), header, refusing, "does not list 1 of 3 (SEG)")
         assert result_modalities(client, header) == ["CT", "DOC", "SR"]
+        orthanc_log = refusing.log.read_text(encoding="utf-8", errors="replace")
+        assert not [secret for secret in secrets_of(header, refusing) if secret in orthanc_log]
