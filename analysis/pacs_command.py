@@ -10,15 +10,14 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-from analysis.from_pacs import ALREADY_ANALYSED, ArrivalSettings, analyse_pacs_study
-from analysis.settings import AnalysisSettings
+from analysis.settings import AnalysisSettings, ArrivalSettings
 from client.settings import TritonSettings
 from client.triton import TritonClassifier
 from imaging.errors import UsageError
 from imaging.staging import check_output_folder, staged_folder
-from pacs.credentials import load_credentials
-from pacs.dicomweb import connect
+from pacs.errors import PacsError
 
+PACS_EXTRA = "pip install -e '.[pacs]'"
 LOCAL_NAME = "study"  # --out DIR gets DIR/study/ (report.json, overlay, map, the DICOM results)
 
 
@@ -73,6 +72,15 @@ def check_pacs_arguments(arguments: argparse.Namespace) -> None:
 
 def run_from_pacs(arguments: argparse.Namespace, settings: AnalysisSettings) -> int:
     """Analyse ``--study`` of ``--dicomweb`` and store its results back; print one line."""
+    # Imported here: analysing local studies needs no DICOMweb client (the `pacs` extra).
+    try:
+        from analysis.from_pacs import ALREADY_ANALYSED, analyse_pacs_study
+        from pacs.credentials import load_credentials
+        from pacs.dicomweb import connect
+    except ImportError as error:
+        missing = (error.name or "a module").split(".")[0]
+        raise PacsError(f"--dicomweb needs the `pacs` extra ({missing} is missing): {PACS_EXTRA}") from None
+
     client = connect(arguments.dicomweb, load_credentials(arguments.credentials), arguments.pacs_timeout)
     arrival = ArrivalSettings(settle_s=arguments.settle)
     triton = TritonSettings(url=arguments.url, model=arguments.model)
