@@ -12,6 +12,9 @@ Output (``DIR``)::
 
 The names are defined once in ``analysis.output_files``.
 
+With --dicomweb URL --study UID the study comes from a PACS and its DICOM results go back to it
+(see `analysis.pacs_command`); --out DIR then keeps the local files in DIR/study/.
+
 With one study, any failure is the command's error and nothing is written. With several (or a
 cohort folder), a failed study gets its row and the others go on; the exit status is then 1.
 """
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from analysis.cohort import CSV_COLUMNS, cohort_row, expand_studies
 from analysis.output_files import COHORT_CSV
+from analysis.pacs_command import add_pacs_options, check_pacs_arguments, run_from_pacs
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
 from client.settings import TritonSettings
@@ -40,9 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = AnalysisSettings()
     parser = argparse.ArgumentParser(prog="emphysema analyze", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "studies", nargs="+", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
+        "studies", nargs="*", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
     )
-    parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder, must be empty or new (default: none; required for STUDY)"
+    )
     parser.add_argument(
         "--url", default=DEFAULT_TRITON_URL, help=f"Triton gRPC address (default {DEFAULT_TRITON_URL})"
     )
@@ -69,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_pacs_options(parser)
     return parser
 
 
@@ -88,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         field_of_view_mm=arguments.field_of_view_mm,
         include_patient_details=arguments.include_patient_details,
     )
+    check_pacs_arguments(arguments)
+    if arguments.dicomweb is not None:
+        return run_from_pacs(arguments, settings)
     studies = expand_studies(arguments.studies)
     check_output_folder(arguments.out, arguments.overwrite)
     triton = TritonSettings(url=arguments.url, model=arguments.model)
