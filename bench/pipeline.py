@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import tempfile
 import time
 from pathlib import Path
 
 from bench.model_source import ExportedVersion
-from bench.results import BenchResults, ExportFacts, InProcess, InputFacts, ModelFacts
-from bench.served_results import FP32_BATCHING, FP32_NO_BATCHING, INT8_BATCHING
-from bench.served_variants import ServedVariant
+from bench.results import BenchResults, ExportFacts, InputFacts, ModelFacts
 from bench.settings import BenchError, BenchSettings
 
 INPUT_SEED = 0
@@ -52,27 +49,6 @@ def export_facts(version: ExportedVersion, accuracy_change: dict | None = None) 
     )
 
 
-def variants_to_serve(
-    settings: BenchSettings,
-    fp32: ExportedVersion,
-    int8: ExportedVersion | None,
-    onnxruntime: dict[str, InProcess],
-) -> list[ServedVariant]:
-    """The configurations Triton serves: fp32 with and without dynamic batching, int8 with it."""
-    name, path, version = settings.model, fp32.onnx_path, fp32.version
-    latency = onnxruntime["fp32"].batch_1.p50_latency_ms
-    variants = [
-        ServedVariant(FP32_BATCHING, name, path, version, "fp32", True, latency),
-        ServedVariant(FP32_NO_BATCHING, f"{name}_no_batching", path, version, "fp32", False, latency),
-    ]
-    if int8 is not None:
-        latency = onnxruntime["int8"].batch_1.p50_latency_ms
-        variants.append(
-            ServedVariant(INT8_BATCHING, f"{name}_int8", int8.onnx_path, int8.version, "int8", True, latency)
-        )
-    return variants
-
-
 def run_bench(settings: BenchSettings, command: str, destination: Path) -> BenchResults:
     """Measure everything and write the results into ``destination`` (an empty folder).
 
@@ -83,7 +59,6 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> Bench
     from bench.inputs import synthetic_inputs
     from bench.perf_analyzer import locate_perf_analyzer
     from bench.results_json import RESULTS_FILENAME, SETTINGS_FILENAME, write_json
-    from bench.served_variants import write_bench_repository
     from export.model_repository import CARD_FILENAME, CONFIG_FILENAME, input_image_size
     from training.run_folder import read_run
 
@@ -127,14 +102,11 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> Bench
         fp32.onnx_path, images, settings.gpu_batch_sizes, settings.threads, settings.minimum_seconds
     )
 
-    variants = variants_to_serve(settings, fp32, int8, onnxruntime)
-    raw = destination / "raw"
-    raw.mkdir()
-    with tempfile.TemporaryDirectory(prefix="emphysema-bench-") as work:
-        repository = write_bench_repository(
-            settings.repository / settings.model, variants, Path(work) / "repository"
-        )
-        triton = triton_load.measure_served(repository, variants, images, settings, analyzer, Path(work), raw)
+    (destination / "raw").mkdir()
+    variants = triton_load.plan_variants(settings, fp32, int8)
+    triton = triton_load.measure_served(
+        settings, variants, onnxruntime, images, analyzer, destination / "raw"
+    )
     _step("compute ceiling again, so load during either measurement cannot lower it")
     at_end = ceiling.measure_ceiling(settings.matmul_size, settings.threads, settings.minimum_seconds)
     model = ModelFacts(
