@@ -30,9 +30,7 @@ def measure_keras(model, images: np.ndarray, calls: int) -> CallTiming:
         index = next(position) % len(images)
         model.predict(images[index : index + 1], verbose=0)
 
-    return time_calls(
-        predict_one, items_per_call=1, minimum_seconds=0.0, minimum_calls=calls, maximum_calls=calls
-    ).summary()
+    return time_calls(predict_one, items_per_call=1, minimum_seconds=0.0, minimum_calls=calls).summary()
 
 
 def keras_onnx_difference(keras_model, session: onnxruntime.InferenceSession, images: np.ndarray) -> float:
