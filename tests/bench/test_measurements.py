@@ -41,7 +41,7 @@ def test_time_calls_times_the_minimum_calls_after_untimed_warm_ups_and_runs_the_
     assert summary.throughput == pytest.approx(4 * 7 / sum(timing.call_seconds))
     assert 0 < summary.p50_latency_ms <= summary.p95_latency_ms <= summary.p99_latency_ms
     slow = time_calls(lambda: time.sleep(0.01), items_per_call=1, minimum_seconds=0.05, minimum_calls=1)
-    assert len(slow.call_seconds) >= 4 and sum(slow.call_seconds) >= 0.04  # kept calling for the time
+    assert sum(slow.call_seconds) >= 0.045  # one call was enough by count: it kept calling for the time
 
 
 def _graph_with_known_arithmetic() -> onnx.ModelProto:
