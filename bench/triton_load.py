@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+from tritonclient.grpc import model_config_pb2
 
 from bench.model_source import ExportedVersion
 from bench.perf_analyzer import PerfAnalyzer, measure_concurrency, write_input_data
@@ -44,8 +45,8 @@ def plan_variants(
     plans = [(FP32_BATCHING, "", fp32, True), (FP32_NO_BATCHING, "_no_batching", fp32, False)]
     plans += [] if int8 is None else [(INT8_BATCHING, "_int8", int8, True)]
     variants = {}
-    for key, suffix, export, batching in plans:
-        batching = batching and committed.HasField("dynamic_batching")
+    for key, suffix, export, wants_batching in plans:
+        batching = wants_batching and committed.HasField("dynamic_batching")
         variants[key] = ServedResult(
             label=f"{export.precision}, dynamic batching {'on' if batching else 'off'}",
             served_name=settings.model + suffix,
@@ -61,12 +62,14 @@ def plan_variants(
 
 
 def write_bench_repository(
-    model_directory: Path, variants: dict[str, ServedResult], destination: Path
+    model_directory: Path,
+    committed: model_config_pb2.ModelConfig,
+    variants: dict[str, ServedResult],
+    destination: Path,
 ) -> None:
     """Write one model per variant into ``destination``, its config derived from the committed one."""
-    committed = read_model_config(model_directory / CONFIG_FILENAME)
     for variant in variants.values():
-        config = type(committed)()
+        config = model_config_pb2.ModelConfig()
         config.CopyFrom(committed)
         config.name = variant.served_name
         config.ClearField("version_policy")  # the bench repository holds exactly one version
@@ -104,11 +107,11 @@ def measure_served(
         grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=settings.threads
     )
     model_directory = settings.repository / settings.model
-    input_name = read_model_config(model_directory / CONFIG_FILENAME).input[0].name
+    committed = read_model_config(model_directory / CONFIG_FILENAME)
     with tempfile.TemporaryDirectory(prefix="emphysema-bench-") as work_name:
         work = Path(work_name)
-        write_bench_repository(model_directory, variants, work / "repository")
-        input_data = write_input_data(images, input_name, work / "perf_analyzer_input.json")
+        write_bench_repository(model_directory, committed, variants, work / "repository")
+        input_data = write_input_data(images, committed.input[0].name, work / "perf_analyzer_input.json")
         print(f"bench: starting the embedded Triton with {len(variants)} model(s)", flush=True)
         with (
             EmbeddedTriton(work / "repository", serve_settings) as server,
