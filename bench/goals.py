@@ -95,8 +95,7 @@ def assess_goal(name: str, ratio: Ratio | None, results: BenchResults) -> GoalVe
     target, statement = GOALS[name]
     if ratio is None:  # only int8 can be absent
         why = "no int8 export in the repository (`emphysema export --precision int8`)"
-        if not results.settings.include_int8:
-            why = "skipped (--skip-int8)"
+        why = why if results.settings.include_int8 else "skipped (--skip-int8)"
         return GoalVerdict(name, statement, target, None, None, why=why)
     measured = ratio.value
     if name == "achieved_vs_ceiling" and measured > CEILING_EXCEEDED_LIMIT:
