@@ -30,9 +30,7 @@ def measure_keras(model, images: np.ndarray, calls: int) -> CallTiming:
         index = next(position) % len(images)
         model.predict(images[index : index + 1], verbose=0)
 
-    return time_calls(
-        predict_one, items_per_call=1, minimum_seconds=0.0, minimum_calls=calls, maximum_calls=calls
-    ).summary()
+    return time_calls(predict_one, items_per_call=1, minimum_seconds=0.0, minimum_calls=calls).summary()
 
 
 def keras_onnx_difference(keras_model, session: onnxruntime.InferenceSession, images: np.ndarray) -> float:
@@ -42,10 +40,7 @@ def keras_onnx_difference(keras_model, session: onnxruntime.InferenceSession, im
 
 
 def open_session(
-    model: Path | bytes,
-    threads: int,
-    provider: str = "CPUExecutionProvider",
-    cache_folder: Path | None = None,
+    model: Path | bytes, threads: int, provider: str = CPU_PROVIDER, cache_folder: Path | None = None
 ) -> onnxruntime.InferenceSession:
     """Open an onnxruntime session the way the served model does (intra-op threads, one inter-op thread).
 
@@ -57,17 +52,8 @@ def open_session(
     options.inter_op_num_threads = 1
     providers: list[Any] = [provider]
     if provider == "TensorrtExecutionProvider":
-        providers = [
-            (
-                provider,
-                {
-                    "trt_engine_cache_enable": True,
-                    "trt_engine_cache_path": str(cache_folder),
-                    "trt_fp16_enable": False,
-                },
-            ),
-            "CUDAExecutionProvider",
-        ]
+        cache = {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_folder)}
+        providers = [(provider, {**cache, "trt_fp16_enable": False}), "CUDAExecutionProvider"]
     source = model if isinstance(model, bytes) else str(model)
     return onnxruntime.InferenceSession(source, options, providers=providers)
 

@@ -42,32 +42,30 @@ def convolution_flop(batch: int, channels: int, size: int, kernel: int) -> int:
     return 2 * batch * channels * channels * kernel * kernel * size * size
 
 
-def matmul_graph(size: int) -> onnx.ModelProto:
-    """A one-node ONNX graph: ``product = left @ right`` on float32 ``size x size`` inputs."""
-    inputs = [
-        helper.make_tensor_value_info(name, TensorProto.FLOAT, [size, size]) for name in ("left", "right")
-    ]
-    output = helper.make_tensor_value_info("product", TensorProto.FLOAT, [size, size])
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["left", "right"], ["product"])], "matmul", inputs, [output]
+def one_node_graph(
+    node: onnx.NodeProto, shapes: dict[str, list[int]], weights: dict[str, np.ndarray]
+) -> onnx.ModelProto:
+    """A float32 graph of one node: ``shapes`` names its inputs then its output, ``weights`` its constants."""
+    *inputs, output = (
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in shapes.items()
     )
+    initializers = [numpy_helper.from_array(value, name) for name, value in weights.items()]
+    graph = helper.make_graph([node], node.op_type, inputs, [output], initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def matmul_graph(size: int) -> onnx.ModelProto:
+    """``product = left @ right`` on float32 ``size x size`` inputs."""
+    node = helper.make_node("MatMul", ["left", "right"], ["product"])
+    return one_node_graph(node, {name: [size, size] for name in ("left", "right", "product")}, {})
 
 
 def convolution_graph(batch: int, channels: int, size: int, kernel: int) -> onnx.ModelProto:
-    """A one-node ONNX graph: a "same" ``kernel x kernel`` Conv with fixed random weights."""
-    generator = np.random.default_rng(0)
-    weights = generator.standard_normal((channels, channels, kernel, kernel), dtype=np.float32) * 0.01
+    """A "same" ``kernel x kernel`` Conv with fixed random weights."""
+    weights = np.random.default_rng(0).standard_normal((channels, channels, kernel, kernel), dtype=np.float32)
+    node = helper.make_node("Conv", ["features", "weights"], ["output"], pads=[kernel // 2] * 4)
     shape = [batch, channels, size, size]
-    padding = kernel // 2
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["features", "weights"], ["output"], pads=[padding] * 4)],
-        "convolution",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, shape)],
-        [numpy_helper.from_array(weights, "weights")],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return one_node_graph(node, {"features": shape, "output": shape}, {"weights": weights * 0.01})
 
 
 def _onnxruntime_call(graph: onnx.ModelProto, threads: int) -> Callable[[], Any]:
@@ -104,12 +102,9 @@ def measure_kernel(name: str, call: Callable[[], Any], flop: int, minimum_second
 
 
 def measure_ceiling(size: int, threads: int, minimum_seconds: float) -> Ceiling:
-    """Measure the three dense kernels; the ceiling is the fastest.
+    """Measure the three dense kernels (``size`` x ``size`` matmuls); the ceiling is the fastest.
 
-    Args:
-        size: n of the n x n matrices (2048 makes ~17 GFLOP per product).
-        threads: onnxruntime intra-op threads (numpy's BLAS picks its own, normally every core).
-        minimum_seconds: the least time each measurement runs.
+    onnxruntime runs ``threads`` intra-op threads; numpy's BLAS picks its own, normally every core.
     """
     # Each kernel's inputs and session are made just before it runs and dropped after it.
     makers = {

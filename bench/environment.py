@@ -17,14 +17,12 @@ RECORDED_PACKAGES = tuple(
 )
 
 
-def memory_gib(meminfo: Path = Path("/proc/meminfo")) -> float | None:
+def memory_gib() -> float | None:
     """Total memory in GiB, or None where /proc/meminfo does not exist."""
-    if not meminfo.is_file():
-        return None
-    for line in meminfo.read_text(encoding="utf-8").splitlines():
-        if line.startswith("MemTotal:"):
-            return round(int(line.split()[1]) / 1024**2, 1)
-    return None
+    meminfo = Path("/proc/meminfo")
+    lines = meminfo.read_text(encoding="utf-8").splitlines() if meminfo.is_file() else []
+    total = [int(line.split()[1]) for line in lines if line.startswith("MemTotal:")]
+    return round(total[0] / 1024**2, 1) if total else None
 
 
 def load_average() -> tuple[float, ...] | None:

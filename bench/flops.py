@@ -87,9 +87,6 @@ def _node_macs(node: onnx.NodeProto, shapes: dict[str, tuple[int, ...]]) -> int 
     first = shapes.get(node.input[0])
     if first is None:
         return None
-    if node.op_type == "Gemm":
-        transposed = any(attribute.name == "transA" and attribute.i for attribute in node.attribute)
-        inner = first[0] if transposed else first[-1]
-    else:
-        inner = first[-1]
-    return int(np.prod(output, dtype=np.int64) * inner)
+    # Each output element sums over the inner dimension: A's last, or its first when Gemm transposes A.
+    transposed = node.op_type == "Gemm" and any(item.name == "transA" and item.i for item in node.attribute)
+    return int(np.prod(output, dtype=np.int64) * (first[0] if transposed else first[-1]))

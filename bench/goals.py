@@ -1,14 +1,13 @@
 """The goals and what the report claims about them: achieved GFLOP/s, the explicit ratios, the verdicts.
 
 Every figure is computed from the run's measurements. A goal the run missed is explained with
-the measurements that explain it, and the knob that would close it (`bench.explanations`).
+the measurements that explain it, and the knob that would close it (`explain_missed_goal`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from bench.explanations import explain_missed_goal
 from bench.results import Achieved, BenchResults, GoalVerdict, Ratio, Term
 from bench.served_results import FP32_BATCHING, FP32_NO_BATCHING, INT8_BATCHING
 
@@ -96,8 +95,7 @@ def assess_goal(name: str, ratio: Ratio | None, results: BenchResults) -> GoalVe
     target, statement = GOALS[name]
     if ratio is None:  # only int8 can be absent
         why = "no int8 export in the repository (`emphysema export --precision int8`)"
-        if not results.settings.include_int8:
-            why = "skipped (--skip-int8)"
+        why = why if results.settings.include_int8 else "skipped (--skip-int8)"
         return GoalVerdict(name, statement, target, None, None, why=why)
     measured = ratio.value
     if name == "achieved_vs_ceiling" and measured > CEILING_EXCEEDED_LIMIT:
@@ -122,3 +120,47 @@ def judge(results: BenchResults) -> BenchResults:
     results = dataclasses.replace(results, achieved=achieved, ratios=compute_ratios(results, achieved))
     goals = tuple(assess_goal(name, results.ratios.get(name), results) for name in GOALS)
     return dataclasses.replace(results, goals=goals)
+
+
+SERVING_FIX = (
+    "raise max_queue_delay_microseconds so served batches approach the in-process best batch, or run the "
+    "client on other cores"
+)
+
+
+def explain_missed_goal(name: str, results: BenchResults) -> tuple[str, str]:
+    """(why, what would close it) for the missed goal ``name``, quoting the run's own measurements."""
+    onnxruntime, served = results.onnxruntime["fp32"], results.triton.variants[FP32_BATCHING]
+    if name == "serving_overhead":
+        best, batch = served.best, served.best.mean_batch_size or 1.0
+        share = onnxruntime.nearest(batch).throughput / onnxruntime.best.throughput
+        return (
+            f"Triton's best level formed batches of {batch:.1f}, at which onnxruntime runs {share:.0%} of "
+            f"its best in process; a request spent {best.server_queue_ms:.1f} ms queued and "
+            f"{best.network_server_send_receive_ms:.1f} ms in transport"
+        ), SERVING_FIX
+    if name == "triton_vs_keras":
+        in_process = onnxruntime.best.throughput / results.keras.throughput
+        why = (
+            f"in process onnxruntime at its best is {in_process:.2f}x Keras; Triton cannot beat what it wraps"
+        )
+        fix = "int8 on a CPU with VNNI, fewer FLOPs per image, or a GPU" if in_process < 3 else SERVING_FIX
+        return why, fix
+    if name == "dynamic_batching_on_off":
+        concurrency = results.settings.comparison_concurrency
+        batch = served.at(concurrency).mean_batch_size or 1.0
+        gain = onnxruntime.nearest(batch).throughput / onnxruntime.batch_1.throughput
+        return (
+            f"at concurrency {concurrency} batches averaged {batch:.1f} images, and onnxruntime gains only "
+            f"{gain:.2f}x from batch 1 to {round(batch)} in process on {results.environment.cpu['cores']} "
+            "cores"
+        ), "a GPU, where a batch is much cheaper per image; on a CPU, one model instance per core"
+    if name == "achieved_vs_ceiling":
+        in_process = results.achieved["onnxruntime_best"].fraction_of_ceiling
+        why = f"onnxruntime reaches {in_process:.0%} of the ceiling even in process; serving adds overhead"
+        return why, "an offline-optimised graph, the most efficient batch size, or int8 with VNNI"
+    int8 = results.onnxruntime.get("int8")
+    gain = int8.best.throughput / onnxruntime.best.throughput if int8 else float("nan")
+    features = [flag for flag in results.environment.cpu["flags"] if "vnni" in flag or "amx" in flag]
+    why = f"in process int8 runs {gain:.2f}x fp32; CPU int8 features: {', '.join(features) or 'none'}"
+    return why, "export with `--int8-activations uint8`, which onnxruntime fuses into integer convolutions"

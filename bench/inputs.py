@@ -15,14 +15,10 @@ from imaging.scan import Scan, to_model_input
 
 
 def synthetic_inputs(count: int, image_size: int, seed: int = 0) -> np.ndarray:
-    """Return ``count`` synthetic scans as the model's input, uint8 ``(count, S, S, 1)``.
+    """``count`` synthetic scans as the model's uint8 input ``(count, S, S, 1)``, S = ``image_size``.
 
-    Classes and severities cycle so the batch looks like a clinic's mix rather than one pattern.
-
-    Args:
-        count: how many scans.
-        image_size: the model's square input size S.
-        seed: the phantom's random seed (fixed so every run measures the same data).
+    Classes and severities cycle so the batch looks like a clinic's mix rather than one pattern; the
+    phantom's ``seed`` is fixed so every run measures the same data.
     """
     if count < 1:
         raise ValueError(f"need at least one input scan, got {count}")

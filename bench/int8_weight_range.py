@@ -22,30 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.inputs import synthetic_inputs
 from emphysema.versions import cpu_facts, package_versions
-from imaging.contract import CLASS_NAMES, INPUT_NAME
-from imaging.phantom import PhantomSettings, draw_patient_traits, generate_slice
-from imaging.scan import Scan, to_model_input
-
-
-def phantom_images(count: int, image_size: int, seed: int) -> np.ndarray:
-    """``count`` phantom slices of every class as the model's uint8 input."""
-    settings = PhantomSettings().with_image_size(256)
-    rng = np.random.default_rng(seed)
-    images = [
-        to_model_input(
-            Scan(
-                generate_slice(
-                    CLASS_NAMES[i % 4], "moderate", draw_patient_traits(rng, settings), rng, settings
-                ),
-                True,
-                "phantom",
-            ),
-            image_size,
-        )
-        for i in range(count)
-    ]
-    return np.stack(images)
+from imaging.contract import INPUT_NAME
 
 
 def optimized_operators(graph) -> dict[str, int]:
@@ -86,16 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.int8_weight_range", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--architecture", default="simple_cnn", help="architecture (default %(default)s)")
-    parser.add_argument(
-        "--image-size", type=int, default=96, help="input side in pixels (default %(default)s)"
-    )
-    parser.add_argument(
-        "--images", type=int, default=64, help="phantom slices timed and compared (default %(default)s)"
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=5, help="timed passes, best kept (default %(default)s)"
-    )
+    options = {
+        "--architecture": (str, "simple_cnn", "architecture"),
+        "--image-size": (int, 96, "input side in pixels"),
+        "--images": (int, 64, "phantom slices timed and compared"),
+        "--repeats": (int, 5, "timed passes, best kept"),
+    }
+    for option, (kind, default, meaning) in options.items():
+        parser.add_argument(option, type=kind, default=default, help=f"{meaning} (default %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     arguments = parser.parse_args(argv)
 
@@ -108,33 +85,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     keras.utils.set_random_seed(0)  # the same untrained weights on every run
     model = build_model(arguments.architecture, arguments.image_size, None)
     reference = onnx_graph.convert_keras_to_onnx(model, arguments.image_size, 17)
-    calibration = phantom_images(32, arguments.image_size, seed=1)
-    images = phantom_images(arguments.images, arguments.image_size, seed=2)
-    graphs = {
-        "fp32": reference,
-        "int8, 8-bit weights": precision.quantize_to_int8(
-            reference, calibration, "uint8", reduce_range=False
-        ),
-        "int8, 7-bit weights": precision.quantize_to_int8(reference, calibration, "uint8", reduce_range=True),
-    }
+    calibration = synthetic_inputs(32, arguments.image_size, seed=1)
+    images = synthetic_inputs(arguments.images, arguments.image_size, seed=2)
+    graphs = {"fp32": reference}
+    for bits, reduce_range in ((8, False), (7, True)):
+        quantized = precision.quantize_to_int8(reference, calibration, "uint8", reduce_range=reduce_range)
+        graphs[f"int8, {bits}-bit weights"] = quantized
+    # Two rounds, alternating, so a load change hits every variant alike; the faster round counts.
+    rounds = [
+        {name: images_per_second(graph, images, arguments.repeats) for name, graph in graphs.items()}
+        for _ in range(2)
+    ]
+    rows = {name: {"images_per_second": round(max(speeds[name] for speeds in rounds), 1)} for name in graphs}
     reference_classes = parity.predict_onnx(reference, images).argmax(axis=1)
-    rows = {}
-    for _ in range(2):  # two rounds, alternating, so a load change hits every variant alike
-        for name, graph in graphs.items():
-            speed = images_per_second(graph, images, arguments.repeats)
-            rows.setdefault(name, {"images_per_second": 0.0})
-            rows[name]["images_per_second"] = round(max(rows[name]["images_per_second"], speed), 1)
+
+    def agreement(probabilities: np.ndarray) -> float:
+        return round(float(np.mean(probabilities.argmax(axis=1) == reference_classes)), 3)
+
     for name, graph in graphs.items():
         rows[name]["optimized_operators"] = optimized_operators(graph)
-        if name == "fp32":
-            continue
-        here = parity.predict_onnx(graph, images).argmax(axis=1)
-        rows[name]["agreement_with_fp32_here"] = round(float(np.mean(here == reference_classes)), 3)
-        if emulated_cpu.emulation_unavailable_reason() is None:
-            emulated = emulated_cpu.predict_on_emulated_cpu(graph, images, "Haswell").argmax(axis=1)
-            rows[name]["agreement_with_fp32_avx2_emulated"] = round(
-                float(np.mean(emulated == reference_classes)), 3
-            )
+        if name != "fp32":
+            rows[name]["agreement_with_fp32_here"] = agreement(parity.predict_onnx(graph, images))
+            if emulated_cpu.emulation_unavailable_reason() is None:
+                emulated = emulated_cpu.predict_on_emulated_cpu(graph, images, "Haswell")
+                rows[name]["agreement_with_fp32_avx2_emulated"] = agreement(emulated)
     fp32_speed = rows["fp32"]["images_per_second"]
     for row in rows.values():
         row["speed_vs_fp32"] = round(row["images_per_second"] / fp32_speed, 2)

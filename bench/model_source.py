@@ -67,36 +67,28 @@ def select_versions(
             f"{model_directory / CONFIG_FILENAME}: not found; export a run first with "
             f"`emphysema export --run runs/NAME --repository {repository} --model {model}`"
         )
+    numbers = onnx_versions(model_directory)  # oldest first
+    folders = [model_directory / str(number) for number in numbers]
     versions = [
-        ExportedVersion(
-            model,
-            number,
-            model_directory / str(number) / ONNX_FILENAME,
-            read_model_card(model_directory / str(number)),
-        )
-        for number in onnx_versions(model_directory)
-    ]  # oldest first
-    if version is not None:
-        chosen = [entry for entry in versions if entry.version == version]
-        if not chosen:
+        ExportedVersion(model, number, folder / ONNX_FILENAME, read_model_card(folder))
+        for number, folder in zip(numbers, folders, strict=True)
+    ]
+    fp32 = [entry for entry in versions if entry.precision == "fp32" and version in (None, entry.version)]
+    if version is not None and not fp32:
+        exported = {entry.version: entry.precision for entry in versions}
+        if version not in exported:
             raise BenchError(
                 f"{model_directory / str(version) / ONNX_FILENAME}: version {version} is not exported "
-                f"(exported: {[entry.version for entry in versions] or 'none'})"
+                f"(exported: {sorted(exported) or 'none'})"
             )
-        fp32 = chosen[0]
-        if fp32.precision != "fp32":
-            raise BenchError(
-                f"{fp32.onnx_path.parent / CARD_FILENAME}: version {version} is exported at "
-                f"{fp32.precision}; "
-                "pass an fp32 version (the newest int8 export is measured next to it)"
-            )
-    else:
-        candidates = [entry for entry in versions if entry.precision == "fp32"]
-        if not candidates:
-            raise BenchError(
-                f"{model_directory}: no fp32 export to measure; run `emphysema export --run "
-                f"runs/NAME --repository {repository} --model {model}`"
-            )
-        fp32 = candidates[-1]
+        raise BenchError(
+            f"{model_directory / str(version) / CARD_FILENAME}: version {version} is exported at "
+            f"{exported[version]}; pass an fp32 version (the newest int8 export is measured next to it)"
+        )
+    if not fp32:
+        raise BenchError(
+            f"{model_directory}: no fp32 export to measure; run `emphysema export --run "
+            f"runs/NAME --repository {repository} --model {model}`"
+        )
     int8 = [entry for entry in versions if entry.precision == "int8"]
-    return fp32, (int8[-1] if int8 else None)
+    return fp32[-1], (int8[-1] if int8 else None)

@@ -92,30 +92,6 @@ def write_input_data(images: np.ndarray, input_name: str, path: Path) -> Path:
     return path
 
 
-def run_perf_analyzer(
-    analyzer: PerfAnalyzer, arguments: list[str], log_path: Path, timeout_seconds: float
-) -> None:
-    """Run perf_analyzer, appending its screen output to ``log_path`` for people (never parsed).
-
-    Raises:
-        BenchError: when it fails or times out, quoting the end of its output.
-    """
-    command = [str(analyzer.binary), *arguments]
-    try:
-        completed = subprocess.run(
-            command, env=analyzer.environment, capture_output=True, text=True, timeout=timeout_seconds
-        )
-    except subprocess.TimeoutExpired as error:
-        raise BenchError(
-            f"perf_analyzer did not finish within {timeout_seconds:.0f} s: {' '.join(command)}"
-        ) from error
-    with log_path.open("a", encoding="utf-8") as log:  # a retried level keeps every attempt's output
-        log.write(f"$ {' '.join(command)}\n{completed.stdout}{completed.stderr}\n")
-    if completed.returncode != 0:
-        tail = (completed.stdout + completed.stderr).strip()[-800:]
-        raise BenchError(f"perf_analyzer failed (exit {completed.returncode}; full log {log_path}): {tail}")
-
-
 def measure_concurrency(
     analyzer: PerfAnalyzer,
     model: str,
@@ -129,33 +105,33 @@ def measure_concurrency(
     """Measure ``model`` at one concurrency level over gRPC, trying each (window ms, stability %) in turn.
 
     perf_analyzer fails, writing no CSV, when its windows never agree; the next attempt is looser.
+    Its screen output goes to the CSV's ``.log`` for people (every attempt's), never parsed.
 
     Returns:
         The CSV row (`parse_perf_csv`), and the window and stability that held.
 
     Raises:
-        BenchError: when every attempt failed, quoting the last failure.
+        BenchError: when every attempt failed or timed out, quoting the last failure.
     """
-    failure: BenchError | None = None
+    failure = ""
     for window_ms, stability in attempts:
-        options = {
-            "-m": model,
-            "-i": "grpc",
-            "-u": url,
-            "--concurrency-range": f"{concurrency}:{concurrency}",
-            "--input-data": input_data,
-            "--measurement-interval": window_ms,
-            "--max-trials": max_trials,
-            "--stability-percentage": stability,
-            "-f": csv_path,
-        }
-        arguments = [part for option, value in options.items() for part in (option, str(value))]
+        command = [str(analyzer.binary), "-m", model, "-i", "grpc", "-u", url]
+        command += ["--concurrency-range", f"{concurrency}:{concurrency}", "--input-data", str(input_data)]
+        command += ["--measurement-interval", str(window_ms), "--max-trials", str(max_trials)]
+        command += ["--stability-percentage", str(stability), "-f", str(csv_path)]
         # Each window waits for its slowest request; allow every trial plus generous start-up.
         timeout = max_trials * window_ms / 1000 * 4 + 120
         try:
-            run_perf_analyzer(analyzer, arguments, csv_path.with_suffix(".log"), timeout)
-        except BenchError as error:
-            failure = error
+            done = subprocess.run(
+                command, env=analyzer.environment, capture_output=True, text=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            failure = f"did not finish within {timeout:.0f} s: {' '.join(command)}"
             continue
-        return parse_perf_csv(csv_path)[0], window_ms, stability
+        with csv_path.with_suffix(".log").open("a", encoding="utf-8") as log:
+            log.write(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}\n")
+        if done.returncode == 0:
+            return parse_perf_csv(csv_path)[0], window_ms, stability
+        tail = (done.stdout + done.stderr).strip()[-800:]
+        failure = f"exit {done.returncode}; full log {csv_path.with_suffix('.log')}: {tail}"
     raise BenchError(f"perf_analyzer could not measure {model} at concurrency {concurrency}: {failure}")

@@ -65,13 +65,11 @@ def merge_perf_csv(paths: list[Path], destination: Path) -> Path:
     Raises:
         BenchError: when the files' headers differ (they came from different perf_analyzer versions).
     """
-    header, rows = None, []
-    for path in paths:
-        with path.open(encoding="utf-8") as handle:
-            lines = _first_block(handle)
-        if header is not None and lines[0] != header:
+    blocks = [_first_block(path.read_text(encoding="utf-8").splitlines(keepends=True)) for path in paths]
+    for path, block in zip(paths, blocks, strict=True):
+        if block[0] != blocks[0][0]:
             raise BenchError(f"{path}: its CSV header differs from {paths[0]}'s")
-        header = lines[0]
-        rows += lines[1:]
-    destination.write_text("".join([header or "", *rows]), encoding="utf-8")
+    destination.write_text(
+        "".join([blocks[0][0], *(row for block in blocks for row in block[1:])]), encoding="utf-8"
+    )
     return destination

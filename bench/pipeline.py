@@ -9,18 +9,15 @@ the plot.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import tempfile
 import time
 from pathlib import Path
 
 from bench.model_source import ExportedVersion
-from bench.results import BenchResults, ExportFacts, InProcess, InputFacts, ModelFacts
-from bench.served_results import FP32_BATCHING, FP32_NO_BATCHING, INT8_BATCHING
-from bench.served_variants import ServedVariant
+from bench.results import BenchResults, ExportFacts, InputFacts, ModelFacts
 from bench.settings import BenchError, BenchSettings
 
 INPUT_SEED = 0
+INPUT_SOURCE = "imaging.phantom through imaging.scan.to_model_input"
 
 
 def _step(message: str) -> None:
@@ -52,27 +49,6 @@ def export_facts(version: ExportedVersion, accuracy_change: dict | None = None) 
     )
 
 
-def variants_to_serve(
-    settings: BenchSettings,
-    fp32: ExportedVersion,
-    int8: ExportedVersion | None,
-    onnxruntime: dict[str, InProcess],
-) -> list[ServedVariant]:
-    """The configurations Triton serves: fp32 with and without dynamic batching, int8 with it."""
-    name, path, version = settings.model, fp32.onnx_path, fp32.version
-    latency = onnxruntime["fp32"].batch_1.p50_latency_ms
-    variants = [
-        ServedVariant(FP32_BATCHING, name, path, version, "fp32", True, latency),
-        ServedVariant(FP32_NO_BATCHING, f"{name}_no_batching", path, version, "fp32", False, latency),
-    ]
-    if int8 is not None:
-        latency = onnxruntime["int8"].batch_1.p50_latency_ms
-        variants.append(
-            ServedVariant(INT8_BATCHING, f"{name}_int8", int8.onnx_path, int8.version, "int8", True, latency)
-        )
-    return variants
-
-
 def run_bench(settings: BenchSettings, command: str, destination: Path) -> BenchResults:
     """Measure everything and write the results into ``destination`` (an empty folder).
 
@@ -83,7 +59,6 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> Bench
     from bench.inputs import synthetic_inputs
     from bench.perf_analyzer import locate_perf_analyzer
     from bench.results_json import RESULTS_FILENAME, SETTINGS_FILENAME, write_json
-    from bench.served_variants import write_bench_repository
     from export.model_repository import CARD_FILENAME, CONFIG_FILENAME, input_image_size
     from training.run_folder import read_run
 
@@ -100,46 +75,39 @@ def run_bench(settings: BenchSettings, command: str, destination: Path) -> Bench
     described = environment.describe_environment()
     _step(f"{settings.sample_count} synthetic scans at {image_size} px")
     images = synthetic_inputs(settings.sample_count, image_size, seed=INPUT_SEED)
-    inputs = InputFacts(
-        len(images), images.shape[1:], INPUT_SEED, "imaging.phantom through imaging.scan.to_model_input"
-    )
-    fp32_facts = export_facts(fp32)
-    int8_facts = None if int8 is None else export_facts(int8, int8.accuracy_change)
+    inputs = InputFacts(len(images), images.shape[1:], INPUT_SEED, INPUT_SOURCE)
+    exports = [export_facts(fp32), None if int8 is None else export_facts(int8, int8.accuracy_change)]
 
     _step(f"compute ceiling: {settings.matmul_size}² float32 matmul (numpy, onnxruntime) and a large Conv")
     at_start = ceiling.measure_ceiling(settings.matmul_size, settings.threads, settings.minimum_seconds)
     _step(f"onnxruntime in process, batch sizes {list(settings.batch_sizes)}")
-    measure_onnxruntime = functools.partial(
-        baselines.measure_onnxruntime,
-        images=images,
-        batch_sizes=settings.batch_sizes,
-        minimum_seconds=settings.minimum_seconds,
-    )
-    session = baselines.open_session(fp32.onnx_path, settings.threads)
-    onnxruntime = {"fp32": measure_onnxruntime(session)}
-    if int8 is not None:
-        onnxruntime["int8"] = measure_onnxruntime(baselines.open_session(int8.onnx_path, settings.threads))
+    sessions = {
+        export.precision: baselines.open_session(export.onnx_path, settings.threads)
+        for export in (fp32, int8)
+        if export
+    }
+    onnxruntime = {
+        precision: baselines.measure_onnxruntime(
+            session, images, settings.batch_sizes, settings.minimum_seconds
+        )
+        for precision, session in sessions.items()
+    }
     _step(f"Keras model.predict, one image per call, {settings.keras_calls} calls ({fp32.keras_path})")
     keras_model = read_run(fp32.run_folder).load_model()
-    difference = baselines.keras_onnx_difference(keras_model, session, images[:4])
+    difference = baselines.keras_onnx_difference(keras_model, sessions["fp32"], images[:4])
     keras = baselines.measure_keras(keras_model, images, settings.keras_calls)
     gpu = baselines.measure_gpu(
         fp32.onnx_path, images, settings.gpu_batch_sizes, settings.threads, settings.minimum_seconds
     )
 
-    variants = variants_to_serve(settings, fp32, int8, onnxruntime)
-    raw = destination / "raw"
-    raw.mkdir()
-    with tempfile.TemporaryDirectory(prefix="emphysema-bench-") as work:
-        repository = write_bench_repository(
-            settings.repository / settings.model, variants, Path(work) / "repository"
-        )
-        triton = triton_load.measure_served(repository, variants, images, settings, analyzer, Path(work), raw)
+    (destination / "raw").mkdir()
+    variants = triton_load.plan_variants(settings, fp32, int8)
+    triton = triton_load.measure_served(
+        settings, variants, onnxruntime, images, analyzer, destination / "raw"
+    )
     _step("compute ceiling again, so load during either measurement cannot lower it")
     at_end = ceiling.measure_ceiling(settings.matmul_size, settings.threads, settings.minimum_seconds)
-    model = ModelFacts(
-        settings.model, image_size, _display_path(fp32.keras_path), fp32_facts, int8_facts, difference
-    )
+    model = ModelFacts(settings.model, image_size, _display_path(fp32.keras_path), *exports, difference)
     results = goals.judge(
         BenchResults(
             command=command,

@@ -60,14 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_settings(arguments: argparse.Namespace) -> BenchSettings:
     """Turn the parsed arguments into settings (quick mode replaces the run-length defaults)."""
-    chosen = {
-        "model": arguments.model,
-        "repository": arguments.repository,
-        "out": arguments.out,
-        "version": arguments.version,
-        "threads": arguments.threads,
-        "include_int8": not arguments.skip_int8,
-    }
+    chosen = {name: getattr(arguments, name) for name in ("model", "repository", "out", "version", "threads")}
+    chosen["include_int8"] = not arguments.skip_int8
     return BenchSettings(**{**(QUICK_OVERRIDES if arguments.quick else {}), **chosen})
 
 

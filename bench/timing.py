@@ -10,6 +10,8 @@ import numpy as np
 
 from bench.results import CallTiming
 
+WARMUP_CALLS = 2
+
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
@@ -34,33 +36,22 @@ class Timing:
 
 
 def time_calls(
-    function: Callable[[], object],
-    items_per_call: int,
-    minimum_seconds: float,
-    minimum_calls: int = 3,
-    maximum_calls: int | None = None,
-    warmup_calls: int = 2,
+    function: Callable[[], object], items_per_call: int, minimum_seconds: float, minimum_calls: int = 3
 ) -> Timing:
     """Call ``function`` until both ``minimum_seconds`` and ``minimum_calls`` are reached.
 
-    ``maximum_calls`` stops earlier even if ``minimum_seconds`` is not reached. The
-    ``warmup_calls`` first are not timed: first calls allocate buffers and pick kernels.
+    The ``WARMUP_CALLS`` first are not timed: first calls allocate buffers and pick kernels.
     """
     if items_per_call < 1 or minimum_calls < 1:
         raise ValueError(
             f"items_per_call and minimum_calls must be >= 1, got {items_per_call}, {minimum_calls}"
         )
-    for _ in range(warmup_calls):
+    for _ in range(WARMUP_CALLS):
         function()
     durations: list[float] = []
     started = time.perf_counter()
-    while True:
+    while len(durations) < minimum_calls or time.perf_counter() - started < minimum_seconds:
         before = time.perf_counter()
         function()
         durations.append(time.perf_counter() - before)
-        enough_time = time.perf_counter() - started >= minimum_seconds
-        if len(durations) >= minimum_calls and (
-            enough_time or (maximum_calls is not None and len(durations) >= maximum_calls)
-        ):
-            break
     return Timing(items_per_call=items_per_call, call_seconds=tuple(durations))

@@ -1,43 +1,100 @@
-"""Triton under load: perf_analyzer over gRPC against the embedded server, per configuration.
+"""Triton under load: the configurations the bench serves, and perf_analyzer over gRPC against each.
 
-The configurations live in the bench's own repository (`bench.served_variants`);
-`deploy.embedded.EmbeddedTriton` writes its python-backend twin and serves all of them from one
-server, and each is measured in turn, one concurrency level at a time.
+The bench builds its own small repository (never touching the committed one): one model per
+configuration — the fp32 export with dynamic batching as committed, the same graph with dynamic
+batching removed, and the int8 export if there is one — each with its `config.pbtxt` derived from
+the committed config and symlinks to the exported graph. `deploy.embedded.EmbeddedTriton` serves
+them all from one server; each is measured in turn, one concurrency level at a time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+from tritonclient.grpc import model_config_pb2
 
+from bench.model_source import ExportedVersion
 from bench.perf_analyzer import PerfAnalyzer, measure_concurrency, write_input_data
 from bench.perf_csv import merge_perf_csv
-from bench.served_results import Level, TritonResults
-from bench.served_variants import ServedVariant, served_result
+from bench.results import InProcess
+from bench.served_results import (
+    FP32_BATCHING,
+    FP32_NO_BATCHING,
+    INT8_BATCHING,
+    Level,
+    ServedResult,
+    TritonResults,
+)
 from bench.settings import BenchSettings
-from export.model_repository import CONFIG_FILENAME, read_model_config
+from export.model_repository import CONFIG_FILENAME, ONNX_FILENAME, read_model_config, write_model_config
 
 # The last resort's stability criterion: windows may differ tenfold, i.e. take what was measured.
 UNSTABLE_PERCENTAGE = 1000
 
 
+def plan_variants(
+    settings: BenchSettings, fp32: ExportedVersion, int8: ExportedVersion | None
+) -> dict[str, ServedResult]:
+    """The configurations to serve, keyed as in results.json, not measured yet (no levels)."""
+    committed = read_model_config(settings.repository / settings.model / CONFIG_FILENAME)
+    plans = [(FP32_BATCHING, "", fp32, True), (FP32_NO_BATCHING, "_no_batching", fp32, False)]
+    plans += [] if int8 is None else [(INT8_BATCHING, "_int8", int8, True)]
+    variants = {}
+    for key, suffix, export, wants_batching in plans:
+        batching = wants_batching and committed.HasField("dynamic_batching")
+        variants[key] = ServedResult(
+            label=f"{export.precision}, dynamic batching {'on' if batching else 'off'}",
+            served_name=settings.model + suffix,
+            version=export.version,
+            precision=export.precision,
+            onnx=str(export.onnx_path),
+            max_batch_size=committed.max_batch_size,
+            dynamic_batching=batching,
+            max_queue_delay_us=committed.dynamic_batching.max_queue_delay_microseconds if batching else None,
+            levels=(),
+        )
+    return variants
+
+
+def write_bench_repository(
+    model_directory: Path,
+    committed: model_config_pb2.ModelConfig,
+    variants: dict[str, ServedResult],
+    destination: Path,
+) -> None:
+    """Write one model per variant into ``destination``, its config derived from the committed one."""
+    for variant in variants.values():
+        config = model_config_pb2.ModelConfig()
+        config.CopyFrom(committed)
+        config.name = variant.served_name
+        config.ClearField("version_policy")  # the bench repository holds exactly one version
+        if not variant.dynamic_batching:
+            config.ClearField("dynamic_batching")  # Triton's default scheduler: one request per execution
+        target = destination / variant.served_name
+        (target / "1").mkdir(parents=True)
+        write_model_config(target / CONFIG_FILENAME, config)
+        for entry in model_directory.iterdir():  # labels.txt, warmup data and the like
+            if entry.name != CONFIG_FILENAME and not entry.name.isdigit() and not entry.name.startswith("."):
+                (target / entry.name).symlink_to(entry.resolve())
+        (target / "1" / ONNX_FILENAME).symlink_to(Path(variant.onnx).resolve())
+
+
 def measure_served(
-    repository: Path,
-    variants: list[ServedVariant],
-    images: np.ndarray,
     settings: BenchSettings,
+    variants: dict[str, ServedResult],
+    onnxruntime: dict[str, InProcess],
+    images: np.ndarray,
     analyzer: PerfAnalyzer,
-    work_folder: Path,
     raw_folder: Path,
 ) -> TritonResults:
-    """Serve the bench repository (`write_bench_repository`) and run perf_analyzer on each variant in turn.
+    """Serve the variants and run perf_analyzer on each; ``raw_folder`` keeps each one's CSV and log.
 
-    ``work_folder`` gets the input JSON and one CSV and log per level; ``raw_folder`` keeps each
-    variant's CSV (perf_analyzer's rows, verbatim) and log.
+    ``onnxruntime`` (one image's latency in process, per precision) sizes perf_analyzer's windows.
     """
     import tritonclient.grpc as grpcclient
 
@@ -49,51 +106,59 @@ def measure_served(
     serve_settings = ServeSettings(
         grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=settings.threads
     )
-    input_name = read_model_config(repository / variants[0].served_name / CONFIG_FILENAME).input[0].name
-    input_data = write_input_data(images, input_name, work_folder / "perf_analyzer_input.json")
-    print(f"bench: starting the embedded Triton with {len(variants)} model(s)", flush=True)
-    with (
-        EmbeddedTriton(repository, serve_settings) as server,
-        grpcclient.InferenceServerClient(server.grpc_url) as client,
-    ):
+    model_directory = settings.repository / settings.model
+    committed = read_model_config(model_directory / CONFIG_FILENAME)
+    with tempfile.TemporaryDirectory(prefix="emphysema-bench-") as work_name:
+        work = Path(work_name)
+        write_bench_repository(model_directory, committed, variants, work / "repository")
+        input_data = write_input_data(images, committed.input[0].name, work / "perf_analyzer_input.json")
+        print(f"bench: starting the embedded Triton with {len(variants)} model(s)", flush=True)
+        with (
+            EmbeddedTriton(work / "repository", serve_settings) as server,
+            grpcclient.InferenceServerClient(server.grpc_url) as client,
+        ):
 
-        def measure_level(variant: ServedVariant, concurrency: int) -> Level:
-            before = _counts(client, variant.served_name)
-            attempts = measurement_attempts(settings, concurrency, variant.image_latency_ms)
-            csv_path = work_folder / f"perf_{variant.key}_c{concurrency:02d}.csv"
-            url, model = server.grpc_url, variant.served_name
-            row, window_ms, stability = measure_concurrency(
-                analyzer, model, url, concurrency, input_data, csv_path, attempts, settings.max_trials
-            )
-            after = _counts(client, variant.served_name)
-            return Level(
-                **row,
-                measurement_window_ms=window_ms,
-                stability_percentage=stability,
-                csv=csv_path.name,
-                inference_count=after[0] - before[0],
-                execution_count=after[1] - before[1],
-            )
+            def measure_level(key: str, variant: ServedResult, concurrency: int) -> Level:
+                before = _counts(client, variant.served_name)
+                latency = onnxruntime[variant.precision].batch_1.p50_latency_ms
+                attempts = measurement_attempts(settings, concurrency, latency)
+                csv_path = work / f"perf_{key}_c{concurrency:02d}.csv"
+                row, window_ms, stability = measure_concurrency(
+                    analyzer,
+                    variant.served_name,
+                    server.grpc_url,
+                    concurrency,
+                    input_data,
+                    csv_path,
+                    attempts,
+                    settings.max_trials,
+                )
+                after = _counts(client, variant.served_name)
+                return Level(
+                    **row,
+                    measurement_window_ms=window_ms,
+                    stability_percentage=stability,
+                    csv=f"perf_{key}.csv",  # the level's row is kept in the variant's merged CSV
+                    inference_count=after[0] - before[0],
+                    execution_count=after[1] - before[1],
+                )
 
-        server_facts = {
-            "version": client.get_server_metadata().version,
-            "threads": settings.threads,
-            "protocol": "grpc",
-            "perf_analyzer": analyzer.version,
-        }
-        results = {}
-        for variant in variants:
-            levels = [
-                measure_level(variant, concurrency)
-                for concurrency in tqdm(settings.concurrency_levels, desc=f"perf_analyzer {variant.label}")
-            ]
-            csv_paths = [work_folder / level.csv for level in levels]
-            merged = merge_perf_csv(csv_paths, raw_folder / f"perf_{variant.key}.csv")
-            logs = "\n".join(path.with_suffix(".log").read_text(encoding="utf-8") for path in csv_paths)
-            (raw_folder / f"perf_{variant.key}.log").write_text(logs, encoding="utf-8")
-            levels = [dataclasses.replace(level, csv=merged.name) for level in levels]
-            results[variant.key] = served_result(repository, variant, levels)
-    return TritonResults(server_facts, results)
+            server_facts = {
+                "version": client.get_server_metadata().version,
+                "threads": settings.threads,
+                "protocol": "grpc",
+                "perf_analyzer": analyzer.version,
+            }
+            measured = {}
+            for key, variant in variants.items():
+                levels = tqdm(settings.concurrency_levels, desc=f"perf_analyzer {variant.label}")
+                levels = tuple(measure_level(key, variant, concurrency) for concurrency in levels)
+                csv_paths = [work / f"perf_{key}_c{level.concurrency:02d}.csv" for level in levels]
+                merge_perf_csv(csv_paths, raw_folder / f"perf_{key}.csv")
+                logs = "\n".join(path.with_suffix(".log").read_text(encoding="utf-8") for path in csv_paths)
+                (raw_folder / f"perf_{key}.log").write_text(logs, encoding="utf-8")
+                measured[key] = dataclasses.replace(variant, levels=levels)
+    return TritonResults(server_facts, measured)
 
 
 def measurement_attempts(

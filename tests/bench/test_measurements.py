@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,28 +25,23 @@ from bench.inputs import batch_of, synthetic_inputs
 from bench.results import Ceiling, Kernel, Ratio, Term
 from bench.results_json import read_results
 from bench.settings import BenchError, BenchSettings, quick_settings
-from bench.timing import time_calls
+from bench.timing import WARMUP_CALLS, time_calls
 from imaging.errors import UsageError
 
 COMMITTED = Path(__file__).parents[2] / "bench" / "results"
 
 
-def test_time_calls_respects_minimum_calls_and_maximum():
+def test_time_calls_times_the_minimum_calls_after_untimed_warm_ups_and_runs_the_minimum_time():
     calls = []
-    timing = time_calls(
-        lambda: calls.append(1),
-        items_per_call=4,
-        minimum_seconds=10.0,
-        minimum_calls=5,
-        maximum_calls=7,
-        warmup_calls=2,
-    )
-    assert len(timing.call_seconds) == 7  # capped by maximum_calls, not the 10 s
-    assert len(calls) == 9  # plus the two untimed warm-up calls
+    timing = time_calls(lambda: calls.append(1), items_per_call=4, minimum_seconds=0.0, minimum_calls=7)
+    assert len(timing.call_seconds) == 7
+    assert len(calls) == 7 + WARMUP_CALLS  # the warm-up calls are made but not timed
     summary = timing.summary()
     assert summary.batch_size == 4 and summary.calls == 7
     assert summary.throughput == pytest.approx(4 * 7 / sum(timing.call_seconds))
     assert 0 < summary.p50_latency_ms <= summary.p95_latency_ms <= summary.p99_latency_ms
+    slow = time_calls(lambda: time.sleep(0.01), items_per_call=1, minimum_seconds=0.05, minimum_calls=1)
+    assert sum(slow.call_seconds) >= 0.045  # one call was enough by count: it kept calling for the time
 
 
 def _graph_with_known_arithmetic() -> onnx.ModelProto:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench import perf_analyzer
-from bench.perf_csv import parse_perf_csv
+from bench.perf_csv import merge_perf_csv, parse_perf_csv
 from bench.settings import BenchError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +84,15 @@ def test_measurement_windows_grow_with_concurrency_and_loosen_on_retry():
     # 16 clients of a 100 ms model: each window must hold about 4 answers per client.
     assert measurement_attempts(settings, 16, 100.0)[0] == (6400, 15)
     assert os.path.basename(perf_analyzer.BINARY_NAME) == "perf_analyzer"
+
+
+def test_merged_csv_keeps_one_header_and_every_level_row_without_the_extra_sections(tmp_path):
+    header = "Concurrency,Inferences/Second\n"
+    first, second = tmp_path / "c01.csv", tmp_path / "c02.csv"
+    first.write_text(header + "1,30.5\n\nServer metrics\nx,y\n")
+    second.write_text(header + "2,31.0\n")
+    merged = merge_perf_csv([first, second], tmp_path / "merged.csv")
+    assert merged.read_text() == header + "1,30.5\n2,31.0\n"
+    second.write_text("Concurrency,Throughput\n2,31.0\n")
+    with pytest.raises(BenchError, match="c02.csv: its CSV header differs"):
+        merge_perf_csv([first, second], tmp_path / "merged.csv")
