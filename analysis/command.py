@@ -6,29 +6,32 @@ Output (``DIR``)::
     DIR/STUDY/overlay.png   analysed slices in the lung window with the pattern map in colour
     DIR/STUDY/pattern_map.npz  labels (0 outside lungs, 1 NT, 2 CLE, 3 PSE, 4 PLE), analysed_slices
     DIR/analysis.csv        one row per study (status done or failed, with the error)
+    DIR/analysis_settings.json  the model and analysis settings of the run
 
 With one study, any failure is the command's error and nothing is written. With several (or a
 cohort folder), a failed study gets its row and the others go on; the exit status is then 1.
+With --resume, DIR is written study by study: a rerun skips the finished studies and retries the
+failed ones. --shard-index I --shard-count N keep every N-th study from the I-th (cluster jobs).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import contextlib
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.cohort import CSV_COLUMNS, cohort_row, expand_studies
+from analysis.cohort import expand_studies, select_shard
+from analysis.cohort_run import CohortRecord, prepare_resume
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
 from client.settings import TritonSettings
 from client.triton import TritonClassifier
 from imaging.contract import DEFAULT_TRITON_URL
-from imaging.errors import EmphysemaError
+from imaging.errors import EmphysemaError, UsageError
 from imaging.staging import check_output_folder, staged_folder
-
-CSV_NAME = "analysis.csv"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,15 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--field-of-view-mm", type=float, help="ROI side in mm (default: the model's)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="write --out study by study; skip the studies an earlier run finished there, retry "
+        "the failed ones (default: off, --out is written whole or not at all)",
+    )
+    parser.add_argument(
+        "--shard-index", type=int, default=0, help="which shard of the studies to analyse (default 0)"
+    )
+    parser.add_argument(
+        "--shard-count",
+        type=int,
+        default=1,
+        help="split the studies into this many shards, every N-th study to a shard (default 1)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+def output_root(out: Path, resume: bool, overwrite: bool, record: dict) -> contextlib.AbstractContextManager:
+    """The folder to write into: ``out`` itself when resuming, else a staging folder renamed at the end."""
+    if resume:
+        if overwrite:
+            raise UsageError("--resume keeps an earlier run and --overwrite replaces it: choose one")
+        prepare_resume(out, record)
+        return contextlib.nullcontext(out)
+    check_output_folder(out, overwrite)
+    return staged_folder(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,16 +100,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         slice_step=arguments.slice_step,
         field_of_view_mm=arguments.field_of_view_mm,
     )
-    studies = expand_studies(arguments.studies)
-    check_output_folder(arguments.out, arguments.overwrite)
+    studies = select_shard(expand_studies(arguments.studies), arguments.shard_index, arguments.shard_count)
+    record = {"model": arguments.model, "settings": dataclasses.asdict(settings)}
     triton = TritonSettings(url=arguments.url, model=arguments.model)
-    rows = []
-    with TritonClassifier(triton) as classifier, staged_folder(arguments.out) as staging:
+    root_context = output_root(arguments.out, arguments.resume, arguments.overwrite, record)
+    analysed = failed = 0
+    with TritonClassifier(triton) as classifier, root_context as root:
         classifier.model_info(arguments.model)  # an unreachable Triton or a wrong model stops here
+        cohort = CohortRecord(root, record)
         for name, path in studies:
+            if cohort.is_done(name):
+                print(f"{name}: done in an earlier run, skipped")
+                continue
             try:
                 report = analyse_study(
-                    path, staging / name, classifier, arguments.model, settings, arguments.quiet
+                    path, root / name, classifier, arguments.model, settings, arguments.quiet
                 )
             except (EmphysemaError, OSError) as error:
                 # One study alone fails the command; in a cohort the rest go on (a Triton that
@@ -95,15 +122,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if len(studies) == 1:
                     raise
                 print(f"emphysema analyze: {name}: {error}", file=sys.stderr)
-                rows.append(cohort_row(name, None, str(error)))
+                cohort.add(name, None, str(error))
+                failed += 1
                 continue
-            rows.append(cohort_row(name, report, None))
+            cohort.add(name, report, None)
+            analysed += 1
             whole = report["patterns"]["regions"]["WholeLung"]
             tiles = report["tiles"]["count"]
             print(f"{name}: {tiles} tiles, dominant {whole['dominant']}, {whole['pattern_percent']}")
-        _write_csv(staging / CSV_NAME, rows)
-    failed = sum(row["status"] == "failed" for row in rows)
-    print(f"Analysed {len(rows) - failed} of {len(rows)} studies into {arguments.out}")
+    skipped = len(studies) - analysed - failed
+    print(
+        f"Analysed {analysed} of {len(studies)} studies into {arguments.out}"
+        + (f" ({skipped} done earlier)" if skipped else "")
+    )
     return 1 if failed else 0
 
 
