@@ -11,31 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from analysis.cohort import CSV_COLUMNS, cohort_row
 from imaging.errors import UsageError
+from imaging.staging import write_text_atomically
 
 CSV_NAME = "analysis.csv"
 SETTINGS_NAME = "analysis_settings.json"
 REPORT_NAME = "report.json"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step: a reader sees the old file or the new, never half."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def read_rows(path: Path) -> dict[str, dict]:
@@ -77,7 +62,7 @@ class CohortRecord:
         self.rows = read_rows(root / CSV_NAME)
         settings_path = root / SETTINGS_NAME
         if not settings_path.is_file():
-            write_atomically(settings_path, json.dumps(record, indent=2) + "\n")
+            write_text_atomically(settings_path, json.dumps(record, indent=2) + "\n")
 
     def is_done(self, name: str) -> bool:
         """True when the study's folder is complete; its row is restored from its report if lost."""
@@ -103,4 +88,4 @@ class CohortRecord:
         writer = csv.DictWriter(buffer, CSV_COLUMNS, restval="", extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows.values())
-        write_atomically(self.root / CSV_NAME, buffer.getvalue())
+        write_text_atomically(self.root / CSV_NAME, buffer.getvalue())

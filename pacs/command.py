@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
         "EMPHYSEMA_PACS_PASSWORD from the environment)",
     )
     parser.add_argument(
+        "--stable-age",
+        type=int,
+        default=PacsSettings.stable_age_s,
+        help="seconds without a new instance before a study counts as complete, when "
+        "`emphysema watch` analyses it (default %(default)s)",
+    )
+    parser.add_argument(
         "--ready-timeout", type=float, default=30.0, help="seconds to wait for Orthanc to answer (default 30)"
     )
     return parser
@@ -58,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = PacsSettings(
             storage=arguments.storage.resolve(),
             http_port=arguments.http_port,
+            stable_age_s=arguments.stable_age,
             ready_timeout_s=arguments.ready_timeout,
         )
     except ValueError as error:

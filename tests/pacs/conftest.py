@@ -35,7 +35,10 @@ class RunningPacs:
 @pytest.fixture(scope="session")
 def pacs(tmp_path_factory) -> RunningPacs:
     require_orthanc()
-    settings = PacsSettings(storage=tmp_path_factory.mktemp("pacs") / "storage", http_port=free_ports(1)[0])
+    # A study counts as complete 1 s after its last instance (Orthanc's default is 60 s).
+    settings = PacsSettings(
+        storage=tmp_path_factory.mktemp("pacs") / "storage", http_port=free_ports(1)[0], stable_age_s=1
+    )
     credentials = Credentials(USER, PASSWORD)
     with running_orthanc(settings, credentials):
         yield RunningPacs(settings, credentials)
