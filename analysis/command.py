@@ -8,6 +8,9 @@ Output (``DIR``)::
     DIR/analysis.csv        one row per study (status done or failed, with the error)
     DIR/analysis_settings.json  the model and analysis settings of the run
 
+With --dicomweb URL --study UID the study comes from a PACS and its DICOM results go back to it
+(see `analysis.pacs_command`); --out DIR then keeps the local files in DIR/study/.
+
 With one study, any failure is the command's error and nothing is written. With several (or a
 cohort folder), a failed study gets its row and the others go on; the exit status is then 1.
 With --resume, DIR is written study by study: a rerun skips the finished studies and retries the
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from analysis.cohort import expand_studies, select_shard
 from analysis.cohort_run import CohortRecord, prepare_resume
+from analysis.pacs_command import add_pacs_options, check_pacs_arguments, run_from_pacs
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
 from client.settings import TritonSettings
@@ -39,9 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = AnalysisSettings()
     parser = argparse.ArgumentParser(prog="emphysema analyze", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "studies", nargs="+", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
+        "studies", nargs="*", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
     )
-    parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder, must be empty or new (default: none; required for STUDY)"
+    )
     parser.add_argument(
         "--url", default=DEFAULT_TRITON_URL, help=f"Triton gRPC address (default {DEFAULT_TRITON_URL})"
     )
@@ -78,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="split the studies into this many shards, every N-th study to a shard (default 1)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_pacs_options(parser)
     return parser
 
 
@@ -100,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         slice_step=arguments.slice_step,
         field_of_view_mm=arguments.field_of_view_mm,
     )
+    check_pacs_arguments(arguments)
+    if arguments.dicomweb is not None:
+        return run_from_pacs(arguments, settings)
     studies = select_shard(expand_studies(arguments.studies), arguments.shard_index, arguments.shard_count)
     record = {"model": arguments.model, "settings": dataclasses.asdict(settings)}
     triton = TritonSettings(url=arguments.url, model=arguments.model)

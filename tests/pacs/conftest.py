@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from deploy.ports import free_ports
+from pacs import orthanc as orthanc_module
 from pacs.credentials import Credentials
 from pacs.orthanc import running_orthanc
 from pacs.settings import DICOMWEB_PLUGIN, ORTHANC_BINARY, PacsSettings
@@ -26,22 +31,39 @@ def require_orthanc() -> None:
 class RunningPacs:
     settings: PacsSettings
     credentials: Credentials
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return self.settings.dicomweb_url
 
     @property
     def log(self) -> Path:
         return self.settings.storage / "orthanc.log"
 
 
-@pytest.fixture(scope="session")
-def pacs(tmp_path_factory) -> RunningPacs:
+@contextlib.contextmanager
+def started_pacs(folder: Path, extra_configuration: dict | None = None) -> Iterator[RunningPacs]:
+    """A real Orthanc storing into `folder`, with `extra_configuration` merged into its configuration."""
     require_orthanc()
     # A study counts as complete 1 s after its last instance (Orthanc's default is 60 s).
-    settings = PacsSettings(
-        storage=tmp_path_factory.mktemp("pacs") / "storage", http_port=free_ports(1)[0], stable_age_s=1
-    )
+    settings = PacsSettings(storage=folder / "storage", http_port=free_ports(1)[0], stable_age_s=1)
     credentials = Credentials(USER, PASSWORD)
-    with running_orthanc(settings, credentials):
-        yield RunningPacs(settings, credentials)
+    configuration = orthanc_module.configuration
+    with contextlib.ExitStack() as stack:
+        with mock.patch.object(  # only while Orthanc starts: it reads its configuration once
+            orthanc_module,
+            "configuration",
+            lambda *arguments: {**configuration(*arguments), **(extra_configuration or {})},
+        ):
+            process = stack.enter_context(running_orthanc(settings, credentials))
+        yield RunningPacs(settings, credentials, process)
+
+
+@pytest.fixture(scope="session")
+def pacs(tmp_path_factory) -> RunningPacs:
+    with started_pacs(tmp_path_factory.mktemp("pacs")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
