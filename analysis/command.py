@@ -38,16 +38,9 @@ from imaging.errors import EmphysemaError, UsageError
 from imaging.staging import check_output_folder, staged_folder
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the ``emphysema analyze`` argument parser."""
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    """Add the Triton server, the model and the analysis settings (shared with ``watch``)."""
     defaults = AnalysisSettings()
-    parser = argparse.ArgumentParser(prog="emphysema analyze", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "studies", nargs="*", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
-    )
-    parser.add_argument(
-        "--out", type=Path, help="output folder, must be empty or new (default: none; required for STUDY)"
-    )
     parser.add_argument(
         "--url", default=DEFAULT_TRITON_URL, help=f"Triton gRPC address (default {DEFAULT_TRITON_URL})"
     )
@@ -67,6 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse every Nth lung slice (default %(default)s)",
     )
     parser.add_argument("--field-of-view-mm", type=float, help="ROI side in mm (default: the model's)")
+
+
+def analysis_settings(arguments: argparse.Namespace) -> AnalysisSettings:
+    """The analysis settings a command line asks for."""
+    return AnalysisSettings(
+        stride_mm=arguments.stride_mm,
+        slice_step=arguments.slice_step,
+        field_of_view_mm=arguments.field_of_view_mm,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``emphysema analyze`` argument parser."""
+    parser = argparse.ArgumentParser(prog="emphysema analyze", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "studies", nargs="*", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="output folder, must be empty or new (default: none; required for STUDY)"
+    )
+    add_analysis_options(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument(
         "--resume",
@@ -102,11 +116,7 @@ def output_root(out: Path, resume: bool, overwrite: bool, record: dict) -> conte
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``emphysema analyze``; 0 when every study is analysed, 1 when any failed."""
     arguments = build_parser().parse_args(argv)
-    settings = AnalysisSettings(
-        stride_mm=arguments.stride_mm,
-        slice_step=arguments.slice_step,
-        field_of_view_mm=arguments.field_of_view_mm,
-    )
+    settings = analysis_settings(arguments)
     check_pacs_arguments(arguments)
     if arguments.dicomweb is not None:
         return run_from_pacs(arguments, settings)

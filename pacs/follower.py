@@ -176,6 +176,11 @@ class Follower:
             raise
         except (EmphysemaError, OSError) as error:
             self._after_failure(key, entry, str(error), self.settings.retry_delay_s)
+        except KeyboardInterrupt:
+            # Stopped on purpose (SIGTERM, Ctrl-C): not the study's fault, so not an attempt.
+            entry.status, entry.attempts, entry.retry_at = "retry", entry.attempts - 1, 0.0
+            save_state(self.state, self.state_path)
+            raise
         else:
             entry.status, entry.note = "done", ""
             self.say(f"study {key[:8]}: done")

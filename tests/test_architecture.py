@@ -32,7 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "pacs": {"imaging", "study", "emphysema.lifetime"},
     # Study analysis: the study layer's volumes and masks, classified through the client; studies
     # fetched from a PACS and results stored back through pacs (a layer below analysis).
-    "analysis": {"imaging", "study", "client", "pacs"},
+    # `watch` is a long-running launcher: emphysema.lifetime turns its stop signals into a clean stop.
+    "analysis": {"imaging", "study", "client", "pacs", "emphysema.lifetime"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.
     "emphysema": {"imaging"},
 }
