@@ -21,6 +21,7 @@ from imaging.staging import write_text_atomically
 CSV_NAME = "analysis.csv"
 SETTINGS_NAME = "analysis_settings.json"
 REPORT_NAME = "report.json"
+ALREADY_ANALYSED = "already analysed"  # the CSV status of a PACS study whose results were there
 
 
 def read_rows(path: Path) -> dict[str, dict]:
@@ -76,11 +77,16 @@ class CohortRecord:
             return True
         if folder.exists():  # not a finished study (no report): not ours to keep half-done
             shutil.rmtree(folder)
-        return False
+        return self.rows.get(name, {}).get("status") == ALREADY_ANALYSED
 
     def add(self, name: str, report: dict | None, error: str | None) -> None:
         """Record one study's outcome and rewrite the CSV."""
         self.rows[name] = cohort_row(name, report, error)
+        self._write()
+
+    def add_already_analysed(self, name: str) -> None:
+        """Record a study whose results the PACS holds already (analysed by an earlier run)."""
+        self.rows[name] = {"study": name, "status": ALREADY_ANALYSED, "error": ""}
         self._write()
 
     def _write(self) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from analysis.cohort import expand_studies, select_shard
 from analysis.cohort_run import CohortRecord, prepare_resume
+from analysis.pacs_cohort import listed_studies, pacs_study_analysis
 from analysis.pacs_command import add_pacs_options, check_pacs_arguments, run_from_pacs
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
@@ -118,44 +119,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     settings = analysis_settings(arguments)
     check_pacs_arguments(arguments)
-    if arguments.dicomweb is not None:
+    if arguments.dicomweb is not None and arguments.study:
         return run_from_pacs(arguments, settings)
-    studies = select_shard(expand_studies(arguments.studies), arguments.shard_index, arguments.shard_count)
+    if arguments.dicomweb is not None:
+        studies = listed_studies(arguments.study_list)
+    else:
+        studies = expand_studies(arguments.studies)
+    studies = select_shard(studies, arguments.shard_index, arguments.shard_count)
     record = {"model": arguments.model, "settings": dataclasses.asdict(settings)}
     triton = TritonSettings(url=arguments.url, model=arguments.model)
     root_context = output_root(arguments.out, arguments.resume, arguments.overwrite, record)
-    analysed = failed = 0
     with TritonClassifier(triton) as classifier, root_context as root:
         classifier.model_info(arguments.model)  # an unreachable Triton or a wrong model stops here
-        cohort = CohortRecord(root, record)
-        for name, path in studies:
-            if cohort.is_done(name):
-                print(f"{name}: done in an earlier run, skipped")
-                continue
-            try:
-                report = analyse_study(
-                    path, root / name, classifier, arguments.model, settings, arguments.quiet
+        if arguments.dicomweb is not None:
+            analyse = pacs_study_analysis(arguments, settings, classifier)
+        else:
+
+            def analyse(path: Path, destination: Path) -> dict:
+                return analyse_study(
+                    path, destination, classifier, arguments.model, settings, arguments.quiet
                 )
-            except (EmphysemaError, OSError) as error:
-                # One study alone fails the command; in a cohort the rest go on (a Triton that
-                # stays down fails each of them quickly, after the client's retries).
-                if len(studies) == 1:
-                    raise
-                print(f"emphysema analyze: {name}: {error}", file=sys.stderr)
-                cohort.add(name, None, str(error))
-                failed += 1
-                continue
-            cohort.add(name, report, None)
-            analysed += 1
-            whole = report["patterns"]["regions"]["WholeLung"]
-            tiles = report["tiles"]["count"]
-            print(f"{name}: {tiles} tiles, dominant {whole['dominant']}, {whole['pattern_percent']}")
-    skipped = len(studies) - analysed - failed
+
+        counts = run_cohort(studies, analyse, CohortRecord(root, record))
+    earlier = len(studies) - counts["analysed"] - counts["failed"]
     print(
-        f"Analysed {analysed} of {len(studies)} studies into {arguments.out}"
-        + (f" ({skipped} done earlier)" if skipped else "")
+        f"Analysed {counts['analysed']} of {len(studies)} studies into {arguments.out}"
+        + (f" ({earlier} done earlier or already in the PACS)" if earlier else "")
     )
-    return 1 if failed else 0
+    return 1 if counts["failed"] else 0
+
+
+def run_cohort(studies: list[tuple[str, object]], analyse, cohort: CohortRecord) -> dict[str, int]:
+    """Analyse each study not done yet with ``analyse(source, destination)``; count the outcomes.
+
+    ``analyse`` returns the report, or None when the PACS already holds the study's results.
+    """
+    counts = {"analysed": 0, "failed": 0}
+    for name, source in studies:
+        if cohort.is_done(name):
+            print(f"{name}: done in an earlier run, skipped")
+            continue
+        try:
+            report = analyse(source, cohort.root / name)
+        except (EmphysemaError, OSError) as error:
+            # One study alone fails the command; in a cohort the rest go on (a Triton that
+            # stays down fails each of them quickly, after the client's retries).
+            if len(studies) == 1:
+                raise
+            print(f"emphysema analyze: {name}: {error}", file=sys.stderr)
+            cohort.add(name, None, str(error))
+            counts["failed"] += 1
+            continue
+        if report is None:
+            cohort.add_already_analysed(name)
+            print(f"{name}: its results are in the PACS already, skipped")
+            continue
+        cohort.add(name, report, None)
+        counts["analysed"] += 1
+        whole = report["patterns"]["regions"]["WholeLung"]
+        tiles = report["tiles"]["count"]
+        print(f"{name}: {tiles} tiles, dominant {whole['dominant']}, {whole['pattern_percent']}", flush=True)
+    return counts
 
 
 if __name__ == "__main__":

@@ -31,6 +31,13 @@ def add_pacs_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--study", metavar="UID", help="Study Instance UID to analyse (default: none)")
     group.add_argument(
+        "--study-list",
+        type=Path,
+        metavar="FILE",
+        help="file of Study Instance UIDs to analyse, one a line; with --shard-index/--shard-count "
+        "(default: none)",
+    )
+    group.add_argument(
         "--credentials",
         type=Path,
         help="file with one line `user:password`, mode 0600 (default: EMPHYSEMA_PACS_USER and "
@@ -56,8 +63,8 @@ def add_pacs_options(parser: argparse.ArgumentParser) -> None:
 def check_pacs_arguments(arguments: argparse.Namespace) -> None:
     """Refuse a command line that mixes a PACS study with study paths, or names only half of it."""
     if arguments.dicomweb is None:
-        if arguments.study or arguments.force or arguments.credentials:
-            raise UsageError("--study, --force and --credentials need --dicomweb URL")
+        if arguments.study or arguments.study_list or arguments.force or arguments.credentials:
+            raise UsageError("--study, --study-list, --force and --credentials need --dicomweb URL")
         if not arguments.studies:
             raise UsageError("give STUDY paths, or --dicomweb URL --study UID")
         if arguments.out is None:
@@ -65,8 +72,12 @@ def check_pacs_arguments(arguments: argparse.Namespace) -> None:
         return
     if arguments.studies:
         raise UsageError("give STUDY paths or --dicomweb, not both")
-    if not arguments.study:
-        raise UsageError("--dicomweb needs --study UID (the Study Instance UID to analyse)")
+    if bool(arguments.study) == bool(arguments.study_list):
+        raise UsageError("--dicomweb needs --study UID or --study-list FILE (one of them)")
+    if arguments.study_list and arguments.out is None:
+        raise UsageError("--study-list needs --out DIR (the CSV of the studies and their local results)")
+    if arguments.study and (arguments.resume or arguments.shard_count != 1):
+        raise UsageError("--resume and --shard-* apply to STUDY paths and --study-list, not to --study")
     if arguments.pacs_timeout <= 0 or arguments.settle < 0:
         raise UsageError("--pacs-timeout must be positive and --settle not negative")
 
