@@ -15,6 +15,8 @@ With one study, any failure is the command's error and nothing is written. With 
 cohort folder), a failed study gets its row and the others go on; the exit status is then 1.
 With --resume, DIR is written study by study: a rerun skips the finished studies and retries the
 failed ones. --shard-index I --shard-count N keep every N-th study from the I-th (cluster jobs).
+--dicomweb URL --study-list FILE analyses the listed studies of a PACS the same way
+(`analysis.pacs_cohort`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import argparse
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from analysis.cohort import expand_studies, select_shard
 from analysis.cohort_run import CohortRecord, prepare_resume
@@ -149,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if counts["failed"] else 0
 
 
-def run_cohort(studies: list[tuple[str, object]], analyse, cohort: CohortRecord) -> dict[str, int]:
+def run_cohort(
+    studies: list[tuple[str, Any]], analyse: Callable[[Any, Path], dict | None], cohort: CohortRecord
+) -> dict[str, int]:
     """Analyse each study not done yet with ``analyse(source, destination)``; count the outcomes.
 
     ``analyse`` returns the report, or None when the PACS already holds the study's results.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -23,6 +24,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from dicomweb_client.api import DICOMwebClient
 
 from analysis.command import add_analysis_options, analysis_settings
 from analysis.errors import AnalysisError
@@ -40,6 +43,7 @@ from pacs.dicomweb import connect
 from pacs.follower import Follower, StudyNotAnalysable, WatchSettings
 
 STATE_NAME = "watch_state.json"
+say = functools.partial(print, flush=True)  # one line per event, at once (a log collector reads it)
 SETTINGS_NAME = "watch_settings.json"
 
 
@@ -96,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@dataclasses.dataclass(frozen=True)
 class StudyAnalysis:
     """Analyse one study of the PACS for the follower; its local results appear whole, after the store.
 
@@ -103,16 +108,11 @@ class StudyAnalysis:
     it could record that: it is not analysed again.
     """
 
-    def __init__(
-        self, client, classifier: TritonClassifier, model: str, settings: AnalysisSettings, out: Path
-    ):
-        self.client, self.classifier, self.model, self.settings, self.out = (
-            client,
-            classifier,
-            model,
-            settings,
-            out,
-        )
+    client: DICOMwebClient
+    classifier: TritonClassifier
+    model: str
+    settings: AnalysisSettings
+    out: Path
 
     def __call__(self, facts: StudyFacts) -> None:
         """Analyse the study and store its results, unless its local folder shows it was done."""
@@ -183,14 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             classifier.model_info(arguments.model)  # an unreachable Triton or a wrong model stops here
             save_settings(out, arguments, analysis, watch)
-            follower = Follower(
-                feed,
-                out / STATE_NAME,
-                StudyAnalysis(client, classifier, arguments.model, analysis, out),
-                watch,
-                say=_say,
-            )
-            _say(f"Watching {arguments.orthanc} for complete CT studies; state in {out / STATE_NAME}")
+            analyse = StudyAnalysis(client, classifier, arguments.model, analysis, out)
+            follower = Follower(feed, out / STATE_NAME, analyse, watch, say=say)
+            say(f"Watching {arguments.orthanc} for complete CT studies; state in {out / STATE_NAME}")
             follower.run()
         except KeyboardInterrupt as stop:
             print(
@@ -202,7 +197,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             feed.close()
     return 0
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)

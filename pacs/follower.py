@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from imaging.errors import EmphysemaError
 from pacs.changes import OrthancFeed, StudyFacts
@@ -77,18 +78,13 @@ class Follower:
     def __init__(
         self,
         feed: OrthancFeed,
-        state_path,
+        state_path: Path,
         analyse: Callable[[StudyFacts], None],
         settings: WatchSettings,
         say: Callable[[str], None] = print,
     ) -> None:
-        self.feed, self.state_path, self.analyse, self.settings, self.say = (
-            feed,
-            state_path,
-            analyse,
-            settings,
-            say,
-        )
+        self.feed, self.state_path, self.analyse = feed, state_path, analyse
+        self.settings, self.say = settings, say
         self.state = load_state(state_path)
 
     def run(self, keep_going: Callable[[], bool] = lambda: True) -> None:
