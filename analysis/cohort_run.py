@@ -15,12 +15,12 @@ import shutil
 from pathlib import Path
 
 from analysis.cohort import CSV_COLUMNS, cohort_row
+from analysis.output_files import COHORT_CSV as CSV_NAME
+from analysis.output_files import REPORT_JSON as REPORT_NAME
 from imaging.errors import UsageError
 from imaging.staging import write_text_atomically
 
-CSV_NAME = "analysis.csv"
 SETTINGS_NAME = "analysis_settings.json"
-REPORT_NAME = "report.json"
 ALREADY_ANALYSED = "already analysed"  # the CSV status of a PACS study whose results were there
 
 

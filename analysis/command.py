@@ -3,10 +3,15 @@
 Output (``DIR``)::
 
     DIR/STUDY/report.json   pattern shares per lung and zone, predominance, quantification, settings
+    DIR/STUDY/report.pdf    two pages: key figures, zone chart, overlay, HU histogram, disclaimer
     DIR/STUDY/overlay.png   analysed slices in the lung window with the pattern map in colour
     DIR/STUDY/pattern_map.npz  labels (0 outside lungs, 1 NT, 2 CLE, 3 PSE, 4 PLE), analysed_slices
+    DIR/STUDY/pattern_map_seg.dcm, measurements_sr.dcm, report_pdf.dcm  DICOM SEG, SR (TID 1500)
+                            and encapsulated PDF in the source study (DICOM studies only)
     DIR/analysis.csv        one row per study (status done or failed, with the error)
     DIR/analysis_settings.json  the model and analysis settings of the run
+
+The names are defined once in ``analysis.output_files``.
 
 With --dicomweb URL --study UID the study comes from a PACS and its DICOM results go back to it
 (see `analysis.pacs_command`); --out DIR then keeps the local files in DIR/study/.
@@ -64,6 +69,11 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
         help="analyse every Nth lung slice (default %(default)s)",
     )
     parser.add_argument("--field-of-view-mm", type=float, help="ROI side in mm (default: the model's)")
+    parser.add_argument(
+        "--include-patient-details",
+        action="store_true",
+        help="print the patient's name, ID and birth date on the PDF report (default: left out)",
+    )
 
 
 def analysis_settings(arguments: argparse.Namespace) -> AnalysisSettings:
@@ -72,6 +82,7 @@ def analysis_settings(arguments: argparse.Namespace) -> AnalysisSettings:
         stride_mm=arguments.stride_mm,
         slice_step=arguments.slice_step,
         field_of_view_mm=arguments.field_of_view_mm,
+        include_patient_details=arguments.include_patient_details,
     )
 
 

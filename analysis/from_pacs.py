@@ -10,38 +10,31 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from dicomweb_client.api import DICOMwebClient
 
 from analysis.errors import AnalysisError
+from analysis.pacs_arrival import ArrivalSettings, count_instances, wait_until_stable
+from analysis.pacs_results import all_listed, expected_result_series, store_results
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
 from client.triton import TritonClassifier
-from pacs.dicomweb import SeriesSummary, describe_series, dicom_files, fetch_series, store_folder
+from pacs.dicomweb import SeriesSummary, describe_series, fetch_series
 from pacs.errors import PacsError
 
 ANALYSED, ALREADY_ANALYSED = "analysed", "already analysed"
 SOURCE_MODALITY = "CT"
+__all__ = [
+    "ALREADY_ANALYSED",
+    "ANALYSED",
+    "ArrivalSettings",
+    "PacsAnalysis",
+    "analyse_pacs_study",
+    "choose_ct_series",
+]
+DEFAULT_ARRIVAL = ArrivalSettings()
 FETCHED_NAME = "pacs-series"  # the fetched series' folder: the report's "study" name
-
-
-@dataclasses.dataclass(frozen=True)
-class ArrivalSettings:
-    """How long a series must hold still before it is fetched (a study may still be arriving).
-
-    Attributes:
-        settle_s: the series' instance count must stay the same over this many seconds.
-        max_wait_s: give up (a clear error) when it still changes after this many seconds.
-    """
-
-    settle_s: float = 2.0
-    max_wait_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.settle_s < 0 or self.max_wait_s < 0:
-            raise ValueError("settle_s and max_wait_s must not be negative")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,54 +70,6 @@ def choose_ct_series(series: list[SeriesSummary]) -> SeriesSummary:
     return min(candidates, key=lambda one: (-one.instances, one.series_uid))
 
 
-def count_instances(client: DICOMwebClient, study_uid: str, series_uid: str) -> int:
-    """The series' current instance count (0 when the PACS no longer holds it)."""
-    return next(
-        (one.instances for one in describe_series(client, study_uid) if one.series_uid == series_uid), 0
-    )
-
-
-def wait_until_stable(
-    client: DICOMwebClient, study_uid: str, series_uid: str, arrival: ArrivalSettings
-) -> int:
-    """Return the series' instance count once it holds still for ``settle_s``; raise after ``max_wait_s``."""
-    deadline = time.monotonic() + arrival.max_wait_s
-    count = count_instances(client, study_uid, series_uid)
-    while True:
-        time.sleep(arrival.settle_s)
-        latest = count_instances(client, study_uid, series_uid)
-        if latest == count:
-            return count
-        if time.monotonic() > deadline:
-            raise PacsError(
-                f"the CT series is still arriving ({latest} instances, {latest - count:+d} in the last "
-                f"{arrival.settle_s:g} s, after {arrival.max_wait_s:g} s of waiting); "
-                "try again once it is complete"
-            )
-        count = latest
-
-
-def expected_result_series(source_series_uid: str, info, settings: AnalysisSettings) -> set[str]:
-    """The series UIDs the DICOM results of this source series, model and settings will have.
-
-    Provisional: empty until the DICOM outputs (SEG, SR, PDF) and their derived UIDs land.
-    """
-    return set()
-
-
-def stored_results(client: DICOMwebClient, study_uid: str) -> set[str]:
-    """The series UIDs of the study that are not CT (results, ours or others')."""
-    return {one.series_uid for one in describe_series(client, study_uid) if one.modality != SOURCE_MODALITY}
-
-
-def has_dicom(folder: Path) -> bool:
-    """Whether the analysis wrote any DICOM result into ``folder``."""
-    try:
-        return bool(dicom_files(folder))
-    except PacsError:
-        return False
-
-
 def analyse_pacs_study(
     client: DICOMwebClient,
     study_uid: str,
@@ -134,7 +79,7 @@ def analyse_pacs_study(
     destination: Path,
     quiet: bool,
     force: bool = False,
-    arrival: ArrivalSettings = ArrivalSettings(),
+    arrival: ArrivalSettings = DEFAULT_ARRIVAL,
 ) -> PacsAnalysis:
     """Analyse the study ``study_uid`` of the PACS behind ``client`` and store its DICOM results back.
 
@@ -147,8 +92,8 @@ def analyse_pacs_study(
     """
     source = choose_ct_series(describe_series(client, study_uid))
     info = classifier.model_info(model)  # an unreachable Triton or an unknown model stops here
-    expected = expected_result_series(source.series_uid, info, settings)
-    if not force and expected and expected <= stored_results(client, study_uid):
+    expected = expected_result_series(client, study_uid, source.series_uid, info, settings)
+    if not force and all_listed(client, study_uid, expected):
         return PacsAnalysis(ALREADY_ANALYSED, source.series_uid, source.instances, 0, None)
     count = wait_until_stable(client, study_uid, source.series_uid, arrival)
     with tempfile.TemporaryDirectory(prefix="emphysema-pacs-") as scratch:  # private (0700): patient data
@@ -166,7 +111,7 @@ def analyse_pacs_study(
                 "the CT series changed during the analysis (still arriving?); nothing was stored: "
                 "try again once it is complete"
             )
-        stored = store_folder(client, destination) if has_dicom(destination) else 0
+        stored = store_results(client, study_uid, destination, report)
     except BaseException:
         shutil.rmtree(destination, ignore_errors=True)
         raise

@@ -88,6 +88,8 @@ class AnalysisSettings:
         predominance_points: upper-zone emphysema share must exceed the lower zone's by this many
             points (or the reverse) to call a zone predominance; else ``none``.
         overlay_slices: slices in the overlay montage.
+        include_patient_details: print the patient's name, ID and birth date on the PDF report
+            (off by default: a report leaves the analysis without identifiers unless asked).
     """
 
     stride_mm: float = 10.0
@@ -95,6 +97,7 @@ class AnalysisSettings:
     field_of_view_mm: float | None = None
     predominance_points: float = 5.0
     overlay_slices: int = 9
+    include_patient_details: bool = False
 
     def __post_init__(self) -> None:
         _check_positive("the stride (mm)", self.stride_mm)

@@ -30,8 +30,8 @@ from dicomweb_client.api import DICOMwebClient
 from analysis.command import add_analysis_options, analysis_settings
 from analysis.errors import AnalysisError
 from analysis.from_pacs import ANALYSED, ArrivalSettings, analyse_pacs_study
+from analysis.output_files import REPORT_JSON
 from analysis.settings import AnalysisSettings
-from analysis.study_analysis import REPORT_NAME
 from client.settings import TritonSettings
 from client.triton import TritonClassifier
 from emphysema.lifetime import stop_on_signals
@@ -117,7 +117,7 @@ class StudyAnalysis:
     def __call__(self, facts: StudyFacts) -> None:
         """Analyse the study and store its results, unless its local folder shows it was done."""
         final = self.out / facts.orthanc_id
-        if (final / REPORT_NAME).is_file():
+        if (final / REPORT_JSON).is_file():
             return
         scratch = Path(tempfile.mkdtemp(prefix=f".{facts.orthanc_id}.partial-", dir=self.out))
         try:

@@ -32,6 +32,7 @@ RETRY_STEP_MS = 125  # dicomweb-client waits 2**attempt times this between attem
 PAGE_SIZE = 100  # studies per QIDO-RS page (Orthanc's own cap is about 100)
 STUDY_UID, SERIES_UID, MODALITY, SERIES_COUNT = "0020000D", "0020000E", "00080060", "00201206"
 INSTANCE_COUNT = "00201209"  # NumberOfSeriesRelatedInstances
+PIXEL_SPACING = "00280030"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,11 +104,15 @@ def dicom_files(folder: Path) -> list[Path]:
 
 
 def store_folder(client: DICOMwebClient, folder: Path) -> int:
-    """Store every DICOM file under `folder` with STOW-RS; return how many the PACS accepted.
+    """Store every DICOM file under `folder` with STOW-RS; return how many the PACS accepted."""
+    return store_files(client, dicom_files(folder), str(folder))
+
+
+def store_files(client: DICOMwebClient, paths: list[Path], source: str) -> int:
+    """Store the DICOM files `paths` (from `source`, for messages) with STOW-RS; return the count.
 
     Files are read one batch at a time, so memory stays bounded whatever the study's size.
     """
-    paths = dicom_files(folder)
     with translated_errors("storing", client.base_url):
         for start in range(0, len(paths), STORE_BATCH):
             batch = [pydicom.dcmread(path) for path in paths[start : start + STORE_BATCH]]
@@ -115,7 +120,7 @@ def store_folder(client: DICOMwebClient, folder: Path) -> int:
             failed = response.get("FailedSOPSequence") if response is not None else None
             if failed:
                 raise PacsError(
-                    f"storing: the PACS refused {len(failed)} of {len(paths)} instances from {folder}"
+                    f"storing: the PACS refused {len(failed)} of {len(paths)} instances from {source}"
                 )
     return len(paths)
 
@@ -141,6 +146,14 @@ def list_series(client: DICOMwebClient, study_uid: str) -> list[tuple[str, str]]
     with translated_errors("listing series", client.base_url):
         records = client.search_for_series(study_instance_uid=study_uid, get_remaining=True)
     return [(r[SERIES_UID]["Value"][0], r.get(MODALITY, {}).get("Value", [""])[0]) for r in records]
+
+
+def row_spacing_mm(client: DICOMwebClient, study_uid: str, series_uid: str) -> float | None:
+    """The series' pixel spacing between rows in mm, from one instance (QIDO-RS); None if absent."""
+    with translated_errors("reading a series' pixel spacing", client.base_url):
+        records = client.search_for_instances(study_uid, series_uid, fields=[PIXEL_SPACING], limit=1)
+    spacing = records[0].get(PIXEL_SPACING, {}).get("Value") if records else None
+    return float(spacing[0]) if spacing else None
 
 
 def describe_series(client: DICOMwebClient, study_uid: str) -> list[SeriesSummary]:

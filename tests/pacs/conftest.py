@@ -74,3 +74,18 @@ def synthetic_study(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "studies"
     assert synth_study(["--out", str(out), "--studies", "1", "--quiet"]) == 0
     return out / "study-000" / "dicom"
+
+
+@pytest.fixture(scope="module")
+def module_pacs(tmp_path_factory) -> RunningPacs:
+    """An Orthanc of the test module's own: the analysis tests add studies and results to it."""
+    with started_pacs(tmp_path_factory.mktemp("module_pacs")) as running:
+        yield running
+
+
+@pytest.fixture
+def pacs_environment(module_pacs, monkeypatch) -> RunningPacs:
+    """`module_pacs`, with its credentials in the environment as a user would set them."""
+    monkeypatch.setenv("EMPHYSEMA_PACS_USER", module_pacs.credentials.user)
+    monkeypatch.setenv("EMPHYSEMA_PACS_PASSWORD", module_pacs.credentials.password)
+    return module_pacs
