@@ -1,8 +1,9 @@
 """`emphysema watch` as a real subprocess: a real Orthanc, the real embedded Triton and the tiny model.
 
 A study sent while it runs is analysed; killed (SIGKILL) during the analysis and restarted, the
-study is analysed exactly once more and stored once; restarted after a kill that came between the
-store and the state's update, it is not analysed again.
+study is analysed exactly once more and Orthanc lists one SEG, one SR and one PDF; restarted after
+a kill that came between the store and the state's update (with or without the local results in
+place), it is not analysed again.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ def assert_stored_once(orthanc, study_uid: str, local: Path) -> None:
         uid = pydicom.dcmread(path, stop_before_pixels=True).SeriesInstanceUID
         local_series[uid] = local_series.get(uid, 0) + 1
     assert [one.modality for one in series].count("CT") == 1
+    assert sorted(one.modality for one in series if one.modality != "CT") == ["DOC", "SEG", "SR"]
     assert {one.series_uid: one.instances for one in series if one.modality != "CT"} == local_series
 
 
@@ -159,13 +161,23 @@ def test_a_study_sent_while_watching_is_analysed_once_even_across_a_kill(
     assert second.process.wait(timeout=30) == 0
     assert "Stopping the watch" in second.output()
 
-    # A kill between the store and the state's update: the state still says "started".
-    save_state(
-        WatchState(load_state(out / "watch_state.json").last_change, {key: StudyEntry("started", 1)}),
-        out / "watch_state.json",
-    )
+    # A kill between the state's update and the store's: the state still says "started".
+    state_path, local = out / "watch_state.json", out / key
+    save_state(WatchState(load_state(state_path).last_change, {key: StudyEntry("started", 1)}), state_path)
     before = inference_count(triton_server, tiny_repository)
     third = watch()
     third.wait_for("done")
     assert inference_count(triton_server, tiny_repository) == before, "analysed twice"
-    assert_stored_once(orthanc, study_uid, out / key)
+    assert_stored_once(orthanc, study_uid, local)
+    third.kill()
+
+    # A kill after the store but before the local results were renamed into place: the PACS
+    # lists the results, so the study is not classified again and nothing is stored twice.
+    results = tmp_path / "kept"
+    local.rename(results)
+    save_state(WatchState(load_state(state_path).last_change, {key: StudyEntry("started", 1)}), state_path)
+    fourth = watch()
+    fourth.wait_for("done")
+    assert inference_count(triton_server, tiny_repository) == before, "analysed twice"
+    assert_stored_once(orthanc, study_uid, results)
+    assert load_state(state_path).studies[key].status == "done"
