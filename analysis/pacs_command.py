@@ -16,7 +16,7 @@ from client.settings import TritonSettings
 from client.triton import TritonClassifier
 from imaging.errors import UsageError
 from imaging.staging import check_output_folder, staged_folder
-from pacs.credentials import load_credentials
+from pacs.credentials import add_credentials_option, load_credentials
 from pacs.dicomweb import connect
 
 LOCAL_NAME = "study"  # --out DIR gets DIR/study/ (report.json, overlay, map, the DICOM results)
@@ -37,12 +37,7 @@ def add_pacs_options(parser: argparse.ArgumentParser) -> None:
         help="file of Study Instance UIDs to analyse, one a line; with --shard-index/--shard-count "
         "(default: none)",
     )
-    group.add_argument(
-        "--credentials",
-        type=Path,
-        help="file with one line `user:password`, mode 0600 (default: EMPHYSEMA_PACS_USER and "
-        "EMPHYSEMA_PACS_PASSWORD from the environment)",
-    )
+    add_credentials_option(group)
     group.add_argument(
         "--force", action="store_true", help="analyse even when its results are in the PACS (default: off)"
     )

@@ -38,7 +38,7 @@ from emphysema.lifetime import stop_on_signals
 from imaging.errors import UsageError
 from imaging.staging import write_text_atomically
 from pacs.changes import OrthancFeed, StudyFacts, orthanc_root
-from pacs.credentials import load_credentials
+from pacs.credentials import add_credentials_option, load_credentials
 from pacs.dicomweb import connect
 from pacs.follower import Follower, StudyNotAnalysable, WatchSettings
 
@@ -61,12 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, type=Path, help="folder for the watch state and the studies' local results"
     )
     add_analysis_options(parser)
-    parser.add_argument(
-        "--credentials",
-        type=Path,
-        help="file with one line `user:password`, mode 0600 (default: EMPHYSEMA_PACS_USER and "
-        "EMPHYSEMA_PACS_PASSWORD from the environment)",
-    )
+    add_credentials_option(parser)
     parser.add_argument(
         "--poll",
         type=float,

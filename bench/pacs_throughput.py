@@ -86,6 +86,18 @@ def model_facts(repository: Path, model: str) -> dict:
     }
 
 
+def source_commit() -> str:
+    """The git commit of the code measured (empty outside a git checkout)."""
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=REPOSITORY_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip()
+
+
 def make_studies(root: Path, count: int, first_seed: int) -> list[Path]:
     """``count`` small severe phantom studies, patterns in turn; their DICOM folders."""
     folders = []
@@ -175,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "what": "studies per minute, small phantom studies fetched from a real Orthanc (WADO-RS), analysed "
         "through one embedded Triton, results stored back (STOW-RS); N worker processes, one shard each",
         "command": "python -m bench.pacs_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commit": source_commit(),
         "cpu": cpu_facts(),
         "load_average_before": [round(value, 2) for value in load_before],
         "load_average_after": [round(value, 2) for value in os.getloadavg()],

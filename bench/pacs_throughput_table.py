@@ -19,6 +19,9 @@ def render_table(document: dict) -> str:
         document["command"],
         "```",
         "",
+        f"Code: commit `{document.get('commit') or 'unknown'}`; every study's analysis writes the report "
+        "(JSON, PDF), the overlay, the map and the DICOM SEG, SR and encapsulated PDF, all stored back.",
+        "",
         f"CPU: {cpu['model']}, {cpu['cores']} cores usable ({cpu['instruction_set']}). Load average "
         f"{document['load_average_before'][0]:g} before, {document['load_average_after'][0]:g} after"
         + (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from emphysema.lifetime import stop_on_signals
 from imaging.errors import UsageError
-from pacs.credentials import load_credentials
+from pacs.credentials import add_credentials_option, load_credentials
 from pacs.errors import PacsError
 from pacs.orthanc import log_tail, running_orthanc
 from pacs.settings import PacsSettings
@@ -33,12 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="private folder for Orthanc's database, DICOM files and log (default ./pacs-storage)",
     )
     parser.add_argument("--http-port", type=int, default=8042, help="HTTP/DICOMweb port (default 8042)")
-    parser.add_argument(
-        "--credentials",
-        type=Path,
-        help="file with one line `user:password`, mode 0600 (default: EMPHYSEMA_PACS_USER and "
-        "EMPHYSEMA_PACS_PASSWORD from the environment)",
-    )
+    add_credentials_option(parser)
     parser.add_argument(
         "--stable-age",
         type=int,
