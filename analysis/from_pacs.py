@@ -15,9 +15,9 @@ from pathlib import Path
 from dicomweb_client.api import DICOMwebClient
 
 from analysis.errors import AnalysisError
-from analysis.pacs_arrival import ArrivalSettings, count_instances, wait_until_stable
+from analysis.pacs_arrival import count_instances, wait_until_stable
 from analysis.pacs_results import all_listed, expected_result_series, store_results
-from analysis.settings import AnalysisSettings
+from analysis.settings import AnalysisSettings, ArrivalSettings
 from analysis.study_analysis import analyse_study
 from client.triton import TritonClassifier
 from pacs.dicomweb import SeriesSummary, describe_series, fetch_series

@@ -7,30 +7,13 @@ must stay the same over a short settle time first.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 from dicomweb_client.api import DICOMwebClient
 
+from analysis.settings import ArrivalSettings
 from pacs.dicomweb import describe_series
 from pacs.errors import PacsError
-
-
-@dataclasses.dataclass(frozen=True)
-class ArrivalSettings:
-    """How long a series must hold still before it is fetched (a study may still be arriving).
-
-    Attributes:
-        settle_s: the series' instance count must stay the same over this many seconds.
-        max_wait_s: give up (a clear error) when it still changes after this many seconds.
-    """
-
-    settle_s: float = 2.0
-    max_wait_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.settle_s < 0 or self.max_wait_s < 0:
-            raise ValueError("settle_s and max_wait_s must not be negative")
 
 
 def count_instances(client: DICOMwebClient, study_uid: str, series_uid: str) -> int:

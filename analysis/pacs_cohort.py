@@ -12,12 +12,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from analysis.from_pacs import ALREADY_ANALYSED, ArrivalSettings, analyse_pacs_study
-from analysis.settings import AnalysisSettings
+from analysis.pacs_command import connect_to_pacs
+from analysis.settings import AnalysisSettings, ArrivalSettings
 from client.triton import TritonClassifier
 from imaging.errors import UsageError
-from pacs.credentials import load_credentials
-from pacs.dicomweb import connect
 
 # A DICOM UID: dot-separated numbers without leading zeros, at most 64 characters (PS3.5 9.1).
 UID_PATTERN = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
@@ -51,7 +49,7 @@ def pacs_study_analysis(
 
     It returns the report, or None when the PACS holds this model's results already.
     """
-    client = connect(arguments.dicomweb, load_credentials(arguments.credentials), arguments.pacs_timeout)
+    client, analyse_pacs_study, already_analysed = connect_to_pacs(arguments)
     arrival = ArrivalSettings(settle_s=arguments.settle)
 
     def analyse(study_uid: str, destination: Path) -> dict | None:
@@ -59,6 +57,6 @@ def pacs_study_analysis(
             client, study_uid, classifier, arguments.model, settings, destination, arguments.quiet,
             arguments.force, arrival,
         )  # fmt: skip
-        return None if result.status == ALREADY_ANALYSED else result.report
+        return None if result.status == already_analysed else result.report
 
     return analyse

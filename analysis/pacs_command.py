@@ -10,15 +10,15 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-from analysis.from_pacs import ALREADY_ANALYSED, ArrivalSettings, analyse_pacs_study
-from analysis.settings import AnalysisSettings
+from analysis.settings import AnalysisSettings, ArrivalSettings
 from client.settings import TritonSettings
 from client.triton import TritonClassifier
 from imaging.errors import UsageError
 from imaging.staging import check_output_folder, staged_folder
-from pacs.credentials import add_credentials_option, load_credentials
-from pacs.dicomweb import connect
+from pacs.credentials import add_credentials_option
+from pacs.errors import PacsError
 
+PACS_EXTRA = "pip install -e '.[pacs]'"
 LOCAL_NAME = "study"  # --out DIR gets DIR/study/ (report.json, overlay, map, the DICOM results)
 
 
@@ -77,9 +77,26 @@ def check_pacs_arguments(arguments: argparse.Namespace) -> None:
         raise UsageError("--pacs-timeout must be positive and --settle not negative")
 
 
+def connect_to_pacs(arguments: argparse.Namespace):
+    """Return ``(client, analyse_pacs_study, ALREADY_ANALYSED)`` for ``--dicomweb``.
+
+    Imported here: analysing local studies needs no DICOMweb client (the `pacs` extra); without
+    it, a PACS analysis is one clear error naming the extra.
+    """
+    try:
+        from analysis.from_pacs import ALREADY_ANALYSED, analyse_pacs_study
+        from pacs.credentials import load_credentials
+        from pacs.dicomweb import connect
+    except ImportError as error:
+        missing = (error.name or "a module").split(".")[0]
+        raise PacsError(f"--dicomweb needs the `pacs` extra ({missing} is missing): {PACS_EXTRA}") from None
+    client = connect(arguments.dicomweb, load_credentials(arguments.credentials), arguments.pacs_timeout)
+    return client, analyse_pacs_study, ALREADY_ANALYSED
+
+
 def run_from_pacs(arguments: argparse.Namespace, settings: AnalysisSettings) -> int:
     """Analyse ``--study`` of ``--dicomweb`` and store its results back; print one line."""
-    client = connect(arguments.dicomweb, load_credentials(arguments.credentials), arguments.pacs_timeout)
+    client, analyse_pacs_study, already_analysed = connect_to_pacs(arguments)
     arrival = ArrivalSettings(settle_s=arguments.settle)
     triton = TritonSettings(url=arguments.url, model=arguments.model)
     if arguments.out is not None:
@@ -94,7 +111,7 @@ def run_from_pacs(arguments: argparse.Namespace, settings: AnalysisSettings) -> 
             client, arguments.study, classifier, arguments.model, settings,
             folder / LOCAL_NAME, arguments.quiet, arguments.force, arrival,
         )  # fmt: skip
-    if result.status == ALREADY_ANALYSED:
+    if result.status == already_analysed:
         print(
             "Already analysed: the results of this model and these settings are in the PACS (--force to redo)"
         )

@@ -13,6 +13,8 @@ import tritonclient.grpc as grpcclient
 
 from analysis.from_pacs import ArrivalSettings, analyse_pacs_study
 from analysis.settings import AnalysisSettings
+from client.settings import TritonSettings
+from client.triton import TritonClassifier
 from deploy.ports import free_ports
 from emphysema.cli import main as cli_main
 from pacs.dicomweb import connect, describe_series, store_folder
@@ -83,6 +85,13 @@ def analyse_directly(client, header, classifier, model: str, destination, arriva
     return analyse_pacs_study(
         client, header.StudyInstanceUID, classifier, model, settings, destination, True, False, arrival
     )
+
+
+def analyse_served(client, header, triton_server, tiny_repository, destination, arrival: ArrivalSettings):
+    """`analyse_directly` through the session's Triton serving the tiny model."""
+    settings = TritonSettings(url=triton_server.grpc_url, model=tiny_repository.model_name)
+    with TritonClassifier(settings) as classifier:
+        return analyse_directly(client, header, classifier, settings.model, destination, arrival)
 
 
 def result_modalities(client, header) -> list[str]:

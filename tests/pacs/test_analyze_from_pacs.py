@@ -16,11 +16,9 @@ import pytest
 
 from analysis.from_pacs import ANALYSED, ArrivalSettings
 from analysis.output_files import DICOM_OUTPUTS
-from client.settings import TritonSettings
-from client.triton import TritonClassifier
 from pacs.dicomweb import connect, describe_series, store_folder
 from tests.pacs.analysis_support import (
-    analyse_directly,
+    analyse_served,
     analyze,
     assert_one_clear_line,
     inference_count,
@@ -110,17 +108,9 @@ def test_the_largest_ct_series_is_analysed_not_a_scout_or_another_modality(
         dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
         dataset.save_as(extra / f"scout-{index}.dcm")
     store_folder(client, extra)
-    with TritonClassifier(
-        TritonSettings(url=triton_server.grpc_url, model=tiny_repository.model_name)
-    ) as triton:
-        result = analyse_directly(
-            client,
-            header,
-            triton,
-            tiny_repository.model_name,
-            tmp_path / "local",
-            ArrivalSettings(settle_s=0.1),
-        )
+    result = analyse_served(
+        client, header, triton_server, tiny_repository, tmp_path / "local", ArrivalSettings(settle_s=0.1)
+    )
     assert result.status == ANALYSED
     assert result.series_uid == header.SeriesInstanceUID
     assert result.instances == len(list(folder.glob("*.dcm")))

@@ -24,6 +24,7 @@ from pacs.errors import PacsError
 from tests.pacs.analysis_support import (
     LateProxy,
     analyse_directly,
+    analyse_served,
     analyze,
     assert_one_clear_line,
     paused,
@@ -176,17 +177,9 @@ def test_a_study_still_arriving_is_analysed_once_complete(
     paths = sorted(folder.glob("*.dcm"))
     client.store_instances([pydicom.dcmread(path) for path in paths[:20]])
     arriving = store_slowly(client, paths[20:], 0.05)
-    with TritonClassifier(
-        TritonSettings(url=triton_server.grpc_url, model=tiny_repository.model_name)
-    ) as triton:
-        result = analyse_directly(
-            client,
-            header,
-            triton,
-            tiny_repository.model_name,
-            tmp_path / "local",
-            ArrivalSettings(settle_s=1.0),
-        )
+    result = analyse_served(
+        client, header, triton_server, tiny_repository, tmp_path / "local", ArrivalSettings(settle_s=1.0)
+    )
     arriving.join()
     assert result.instances == len(paths)
     assert result_modalities(client, header) == ["CT", "DOC", "SEG", "SR"]
@@ -200,18 +193,9 @@ def test_a_study_that_keeps_arriving_is_refused_with_nothing_stored(
     paths = sorted(folder.glob("*.dcm"))
     client.store_instances([pydicom.dcmread(paths[0])])
     arriving = store_slowly(client, paths[1:], 0.1)
-    with TritonClassifier(
-        TritonSettings(url=triton_server.grpc_url, model=tiny_repository.model_name)
-    ) as triton:
-        with pytest.raises(PacsError, match="still arriving") as caught:
-            analyse_directly(
-                client,
-                header,
-                triton,
-                tiny_repository.model_name,
-                tmp_path / "local",
-                ArrivalSettings(settle_s=0.5, max_wait_s=1.0),
-            )
+    arrival = ArrivalSettings(settle_s=0.5, max_wait_s=1.0)
+    with pytest.raises(PacsError, match="still arriving") as caught:
+        analyse_served(client, header, triton_server, tiny_repository, tmp_path / "local", arrival)
     arriving.join()
     assert not (tmp_path / "local").exists()
     assert [one.modality for one in describe_series(client, header.StudyInstanceUID)] == ["CT"]
