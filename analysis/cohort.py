@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from imaging.contract import CLASS_NAMES
+from imaging.errors import UsageError
 
 SIDECARS = {".csv", ".json", ".npz", ".md", ".txt"}
 STUDY_FILES = (".zip", ".nii", ".nii.gz")
@@ -75,3 +76,19 @@ def cohort_row(name: str, report: dict | None, error: str | None) -> dict:
         "lung_volume_ml": measured["volume_ml"],
         "laa950_percent": measured["laa950_percent"],
     }
+
+
+def select_shard(items: list, index: int, count: int) -> list:
+    """Return shard ``index`` of ``count``: every ``count``-th item from position ``index``.
+
+    Every worker of a cluster job gets the same list and keeps its own shard, so the shards cover
+    the list exactly once; taking every n-th item (not a block) spreads a sorted list's large or
+    slow items across the workers.
+    """
+    if count < 1:
+        raise UsageError(f"--shard-count must be at least 1, got {count}")
+    if not 0 <= index < count:
+        raise UsageError(
+            f"--shard-index must be between 0 and {count - 1} (--shard-count {count}), got {index}"
+        )
+    return items[index::count]

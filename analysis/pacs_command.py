@@ -15,6 +15,7 @@ from client.settings import TritonSettings
 from client.triton import TritonClassifier
 from imaging.errors import UsageError
 from imaging.staging import check_output_folder, staged_folder
+from pacs.credentials import add_credentials_option
 from pacs.errors import PacsError
 
 PACS_EXTRA = "pip install -e '.[pacs]'"
@@ -30,11 +31,13 @@ def add_pacs_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--study", metavar="UID", help="Study Instance UID to analyse (default: none)")
     group.add_argument(
-        "--credentials",
+        "--study-list",
         type=Path,
-        help="file with one line `user:password`, mode 0600 (default: EMPHYSEMA_PACS_USER and "
-        "EMPHYSEMA_PACS_PASSWORD from the environment)",
+        metavar="FILE",
+        help="file of Study Instance UIDs to analyse, one a line; with --shard-index/--shard-count "
+        "(default: none)",
     )
+    add_credentials_option(group)
     group.add_argument(
         "--force", action="store_true", help="analyse even when its results are in the PACS (default: off)"
     )
@@ -55,8 +58,8 @@ def add_pacs_options(parser: argparse.ArgumentParser) -> None:
 def check_pacs_arguments(arguments: argparse.Namespace) -> None:
     """Refuse a command line that mixes a PACS study with study paths, or names only half of it."""
     if arguments.dicomweb is None:
-        if arguments.study or arguments.force or arguments.credentials:
-            raise UsageError("--study, --force and --credentials need --dicomweb URL")
+        if arguments.study or arguments.study_list or arguments.force or arguments.credentials:
+            raise UsageError("--study, --study-list, --force and --credentials need --dicomweb URL")
         if not arguments.studies:
             raise UsageError("give STUDY paths, or --dicomweb URL --study UID")
         if arguments.out is None:
@@ -64,15 +67,22 @@ def check_pacs_arguments(arguments: argparse.Namespace) -> None:
         return
     if arguments.studies:
         raise UsageError("give STUDY paths or --dicomweb, not both")
-    if not arguments.study:
-        raise UsageError("--dicomweb needs --study UID (the Study Instance UID to analyse)")
+    if bool(arguments.study) == bool(arguments.study_list):
+        raise UsageError("--dicomweb needs --study UID or --study-list FILE (one of them)")
+    if arguments.study_list and arguments.out is None:
+        raise UsageError("--study-list needs --out DIR (the CSV of the studies and their local results)")
+    if arguments.study and (arguments.resume or arguments.shard_count != 1):
+        raise UsageError("--resume and --shard-* apply to STUDY paths and --study-list, not to --study")
     if arguments.pacs_timeout <= 0 or arguments.settle < 0:
         raise UsageError("--pacs-timeout must be positive and --settle not negative")
 
 
-def run_from_pacs(arguments: argparse.Namespace, settings: AnalysisSettings) -> int:
-    """Analyse ``--study`` of ``--dicomweb`` and store its results back; print one line."""
-    # Imported here: analysing local studies needs no DICOMweb client (the `pacs` extra).
+def connect_to_pacs(arguments: argparse.Namespace):
+    """Return ``(client, analyse_pacs_study, ALREADY_ANALYSED)`` for ``--dicomweb``.
+
+    Imported here: analysing local studies needs no DICOMweb client (the `pacs` extra); without
+    it, a PACS analysis is one clear error naming the extra.
+    """
     try:
         from analysis.from_pacs import ALREADY_ANALYSED, analyse_pacs_study
         from pacs.credentials import load_credentials
@@ -80,8 +90,13 @@ def run_from_pacs(arguments: argparse.Namespace, settings: AnalysisSettings) -> 
     except ImportError as error:
         missing = (error.name or "a module").split(".")[0]
         raise PacsError(f"--dicomweb needs the `pacs` extra ({missing} is missing): {PACS_EXTRA}") from None
-
     client = connect(arguments.dicomweb, load_credentials(arguments.credentials), arguments.pacs_timeout)
+    return client, analyse_pacs_study, ALREADY_ANALYSED
+
+
+def run_from_pacs(arguments: argparse.Namespace, settings: AnalysisSettings) -> int:
+    """Analyse ``--study`` of ``--dicomweb`` and store its results back; print one line."""
+    client, analyse_pacs_study, already_analysed = connect_to_pacs(arguments)
     arrival = ArrivalSettings(settle_s=arguments.settle)
     triton = TritonSettings(url=arguments.url, model=arguments.model)
     if arguments.out is not None:
@@ -96,7 +111,7 @@ def run_from_pacs(arguments: argparse.Namespace, settings: AnalysisSettings) -> 
             client, arguments.study, classifier, arguments.model, settings,
             folder / LOCAL_NAME, arguments.quiet, arguments.force, arrival,
         )  # fmt: skip
-    if result.status == ALREADY_ANALYSED:
+    if result.status == already_analysed:
         print(
             "Already analysed: the results of this model and these settings are in the PACS (--force to redo)"
         )

@@ -43,6 +43,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("analysis.command", "pattern maps and zone summaries of CT studies through Triton"),
     "bench": ("bench.run", "benchmark serving against in-process baselines"),
     "pacs": ("pacs.command", "run a private Orthanc PACS with DICOMweb on loopback"),
+    "watch": ("analysis.watch_command", "analyse each new CT study of an Orthanc PACS once it is complete"),
 }
 
 USAGE_STATUS = 2

@@ -39,6 +39,30 @@ def check_output_folder(out: Path, overwrite: bool, what: str = "") -> None:
         raise UsageError(f"{out}: {found}; choose another --out or add --overwrite")
 
 
+def write_text_atomically(path: Path, text: str, mode: int | None = None) -> None:
+    """Replace ``path`` with ``text`` in one step: the old file or the new one, never half of it.
+
+    Written beside it, flushed to disk, renamed, and the rename flushed too, so a reader or a run
+    after a crash sees one or the other. ``mode`` defaults to what the umask gives a new file.
+    """
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.chmod(temporary, mode if mode is not None else 0o666 & ~current_umask())
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 @contextlib.contextmanager
 def staged_folder(out: Path) -> Iterator[Path]:
     """Yield an empty staging folder next to ``out``; on success it replaces ``out`` atomically.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from emphysema.lifetime import stop_on_signals
 from imaging.errors import UsageError
-from pacs.credentials import load_credentials
+from pacs.credentials import add_credentials_option, load_credentials
 from pacs.errors import PacsError
 from pacs.orthanc import log_tail, running_orthanc
 from pacs.settings import PacsSettings
@@ -33,11 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="private folder for Orthanc's database, DICOM files and log (default ./pacs-storage)",
     )
     parser.add_argument("--http-port", type=int, default=8042, help="HTTP/DICOMweb port (default 8042)")
+    add_credentials_option(parser)
     parser.add_argument(
-        "--credentials",
-        type=Path,
-        help="file with one line `user:password`, mode 0600 (default: EMPHYSEMA_PACS_USER and "
-        "EMPHYSEMA_PACS_PASSWORD from the environment)",
+        "--stable-age",
+        type=int,
+        default=PacsSettings.stable_age_s,
+        help="seconds without a new instance before a study counts as complete, when "
+        "`emphysema watch` analyses it (default %(default)s)",
     )
     parser.add_argument(
         "--ready-timeout", type=float, default=30.0, help="seconds to wait for Orthanc to answer (default 30)"
@@ -58,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = PacsSettings(
             storage=arguments.storage.resolve(),
             http_port=arguments.http_port,
+            stable_age_s=arguments.stable_age,
             ready_timeout_s=arguments.ready_timeout,
         )
     except ValueError as error:

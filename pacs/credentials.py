@@ -36,6 +36,16 @@ class Credentials:
             )
 
 
+def add_credentials_option(parser) -> None:
+    """Add ``--credentials FILE`` to an argparse parser (or argument group), the same in every command."""
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        help=f"file with one line `user:password`, mode 0600 (default: {USER_VARIABLE} and "
+        f"{PASSWORD_VARIABLE} from the environment)",
+    )
+
+
 def read_credentials_file(path: Path) -> Credentials:
     """Read `user:password` from a file only its owner can read or write."""
     try:

@@ -59,6 +59,7 @@ def configuration(settings: PacsSettings, credentials: Credentials) -> dict:
         "StorageDirectory": str(database),
         "IndexDirectory": str(database),
         "HttpPort": settings.http_port,
+        "StableAge": settings.stable_age_s,
         "RemoteAccessAllowed": False,
         "AuthenticationEnabled": True,
         "RegisteredUsers": {credentials.user: credentials.password},

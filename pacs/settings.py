@@ -23,6 +23,8 @@ class PacsSettings:
     Attributes:
         storage: private folder (created 0700) holding the database, the DICOM files and the log.
         http_port: the HTTP port (REST API and DICOMweb under /dicom-web/).
+        stable_age_s: seconds without a new instance after which Orthanc calls a study complete
+            (its `StableAge`; the `StableStudy` change `emphysema watch` waits for).
         ready_timeout_s: how long to wait for Orthanc to answer before giving up.
         stop_timeout_s: how long a stopping Orthanc may take before it is killed.
         binary: the Orthanc executable.
@@ -31,6 +33,7 @@ class PacsSettings:
 
     storage: Path
     http_port: int = 8042
+    stable_age_s: int = 60
     ready_timeout_s: float = 30.0
     stop_timeout_s: float = 10.0
     binary: Path = ORTHANC_BINARY
@@ -39,6 +42,8 @@ class PacsSettings:
     def __post_init__(self) -> None:
         if not 1 <= self.http_port <= 65535:
             raise ValueError(f"http_port must be between 1 and 65535, got {self.http_port}")
+        if self.stable_age_s < 1:
+            raise ValueError(f"stable_age_s must be at least 1 second, got {self.stable_age_s}")
         if self.ready_timeout_s <= 0 or self.stop_timeout_s <= 0:
             raise ValueError("ready_timeout_s and stop_timeout_s must be positive")
 

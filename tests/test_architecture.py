@@ -23,7 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     # emphysema.lifetime (stdlib only): every launcher's children stop with it.
     "deploy": {"imaging", "export", "emphysema.lifetime"},
     "client": {"imaging", "deploy", "emphysema.lifetime"},
-    "bench": {"imaging", "training", "export", "deploy", "emphysema.versions"},
+    # bench/pacs_throughput.py stores phantom studies (study) into a real Orthanc (pacs).
+    "bench": {"imaging", "training", "export", "deploy", "emphysema.versions", "pacs", "study"},
     # Scores a run's model through Keras or Triton with training's metrics: above both.
     "evaluation": {"imaging", "training", "client"},
     # The study layer (read, segment, quantify) needs no model: imaging only.
@@ -32,7 +33,8 @@ ALLOWED: dict[str, set[str]] = {
     "pacs": {"imaging", "study", "emphysema.lifetime"},
     # Study analysis: the study layer's volumes and masks, classified through the client; studies
     # fetched from a PACS and results stored back through pacs (a layer below analysis).
-    "analysis": {"imaging", "study", "client", "pacs"},
+    # `watch` is a long-running launcher: emphysema.lifetime turns its stop signals into a clean stop.
+    "analysis": {"imaging", "study", "client", "pacs", "emphysema.lifetime"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.
     "emphysema": {"imaging"},
 }

@@ -54,6 +54,17 @@ def test_the_int8_weight_range_tables_are_their_json_rendered():
         assert (folder / "results.md").read_text(encoding="utf-8") == render_markdown(document), folder.name
 
 
+def test_the_pacs_throughput_table_is_its_json_rendered():
+    from bench.pacs_throughput_table import render_table
+
+    folder = ROOT / "bench" / "results" / "pacs_throughput"
+    document = json.loads((folder / "throughput.json").read_text(encoding="utf-8"))
+    assert (folder / "throughput.md").read_text(encoding="utf-8") == render_table(document)
+    assert document["cpu"]["model"] and document["cpu"]["cores"] >= 1, "the CPU is recorded"
+    assert {run["workers"] for run in document["runs"]} == {1, 2}
+    assert all(run["studies_analysed"] == document["studies"]["count"] for run in document["runs"])
+
+
 def test_the_docs_hold_no_hand_copied_result_tables():
     # A results table in docs/ would repeat figures of a committed JSON; docs link the generated file.
     copied = []

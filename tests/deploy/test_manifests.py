@@ -14,6 +14,7 @@ import importlib.util
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -135,7 +136,7 @@ def test_compose_pacs_adds_a_password_protected_orthanc_with_dicomweb():
     result = run_compose("config", "--format", "json", files=PACS_FILES, extra=PACS_CREDENTIALS)
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
-    assert set(services) == {"triton", "client", "orthanc"}
+    assert set(services) == {"triton", "client", "orthanc", "watch"}
     orthanc = services["orthanc"]
     assert orthanc["image"].startswith("orthancteam/orthanc:")
     environment = orthanc["environment"]
@@ -144,6 +145,26 @@ def test_compose_pacs_adds_a_password_protected_orthanc_with_dicomweb():
     assert environment["ORTHANC__DICOM_SERVER_ENABLED"] == "false"
     assert yaml.safe_load(environment["ORTHANC__REGISTERED_USERS"]) == {"reader": "test-password"}
     assert [(port["host_ip"], port["target"]) for port in orthanc["ports"]] == [("127.0.0.1", 8042)]
+    assert int(environment["ORTHANC__STABLE_AGE"]) >= 1
+
+
+def test_compose_pacs_watches_orthanc_with_the_real_command_line():
+    """The watcher's command parses with `emphysema watch`'s own parser and points at the services."""
+    from analysis.watch_command import build_parser
+
+    result = run_compose("config", "--format", "json", files=PACS_FILES, extra=PACS_CREDENTIALS)
+    watch = yaml.safe_load(result.stdout)["services"]["watch"]
+    assert watch["command"][:2] == ["emphysema", "watch"]
+    arguments = build_parser().parse_args(watch["command"][2:])
+    assert arguments.dicomweb == "http://orthanc:8042/dicom-web" and arguments.url == "triton:8001"
+    assert [volume["target"] for volume in watch["volumes"]] == [str(arguments.out)]
+    assert watch["environment"] == {
+        "EMPHYSEMA_PACS_USER": "reader",
+        "EMPHYSEMA_PACS_PASSWORD": "test-password",
+    }
+    assert watch["depends_on"]["triton"]["condition"] == "service_healthy"
+    assert "ports" not in watch, "the watcher serves nothing"
+    assert watch["build"]["dockerfile"] == "deploy/Dockerfile.analysis"
 
 
 @pytest.mark.parametrize("missing", sorted(PACS_CREDENTIALS))
@@ -290,3 +311,102 @@ def test_gpu_triton_refuses_http_inference_and_bounds_requests(compose):
         assert "--grpc-infer-allocation-pool-size=0" in arguments
         [limit] = [a for a in arguments if a.startswith("--http-max-input-size=")]
         assert 8 * 2**20 <= int(limit.split("=")[1]) <= 64 * 2**20
+
+
+COHORT = DEPLOY / "k8s" / "cohort"
+
+
+def cohort_documents() -> dict[str, dict]:
+    return {
+        document["kind"]: document
+        for path in sorted(COHORT.glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document
+    }
+
+
+@pytest.mark.parametrize("kind", ["ConfigMap", "Job"])
+def test_the_cohort_job_follows_the_schema(kind):
+    kubernetes_validate.validate(cohort_documents()[kind], KUBERNETES_VERSION, strict=True)
+
+
+def test_the_cohort_job_splits_the_list_across_its_pods_with_the_real_command_line():
+    """Each pod's arguments, with the variables Kubernetes fills in, parse with `emphysema analyze`."""
+    from analysis.command import build_parser
+    from analysis.pacs_command import check_pacs_arguments
+    from pacs.credentials import PASSWORD_VARIABLE, USER_VARIABLE
+
+    documents = cohort_documents()
+    job, studies = documents["Job"], documents["ConfigMap"]
+    spec, pod = job["spec"], job["spec"]["template"]["spec"]
+    assert spec["completionMode"] == "Indexed" and pod["restartPolicy"] == "Never"
+    assert 1 <= spec["parallelism"] <= spec["completions"]
+    [container] = pod["containers"]
+    environment = {item["name"]: item for item in container["env"]}
+    assert {USER_VARIABLE, PASSWORD_VARIABLE} <= set(environment)
+    assert {
+        environment[name]["valueFrom"]["secretKeyRef"]["name"] for name in (USER_VARIABLE, PASSWORD_VARIABLE)
+    } == {"emphysema-pacs-credentials"}
+    assert container["args"][:2] == ["emphysema", "analyze"]
+    assert "--shard-index=$(JOB_COMPLETION_INDEX)" in container["args"]
+    # What the kubelet does to $(VAR): the Job controller sets JOB_COMPLETION_INDEX in every pod.
+    for index in range(spec["completions"]):
+        values = {
+            "JOB_COMPLETION_INDEX": str(index),
+            "PACS_DICOMWEB_URL": environment["PACS_DICOMWEB_URL"]["value"],
+        }
+        filled = [
+            re.sub(r"\$\((\w+)\)", lambda match, known=values: known[match[1]], a)
+            for a in container["args"][2:]
+        ]
+        arguments = build_parser().parse_args(filled)
+        check_pacs_arguments(arguments)
+        assert (arguments.shard_index, arguments.shard_count) == (index, spec["completions"])
+    assert arguments.dicomweb.endswith("/dicom-web") and arguments.resume
+    # The list comes from the ConfigMap, mounted where --study-list looks.
+    mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+    [config_volume] = [volume for volume in pod["volumes"] if "configMap" in volume]
+    assert config_volume["configMap"]["name"] == studies["metadata"]["name"]
+    assert arguments.study_list.parent == Path(mounts[config_volume["name"]])
+    assert arguments.study_list.name in studies["data"]
+    # Triton is the cluster Service, on its gRPC port.
+    service = yaml.safe_load((DEPLOY / "k8s" / "triton" / "service.yaml").read_text())
+    [grpc] = [port["port"] for port in service["spec"]["ports"] if port["name"] == "grpc"]
+    assert arguments.url == f"{service['metadata']['name']}:{grpc}"
+    # Everything written goes to the pod's own scratch volumes (the root file system is read-only).
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    written = [Path(mounts[v["name"]]) for v in pod["volumes"] if "emptyDir" in v]
+    assert any(arguments.out.is_relative_to(folder) for folder in written)
+    assert Path("/tmp") in written
+
+
+def test_the_cohort_list_example_is_a_valid_study_list(tmp_path):
+    from analysis.pacs_cohort import listed_studies
+
+    listing = tmp_path / "studies.txt"
+    listing.write_text(cohort_documents()["ConfigMap"]["data"]["studies.txt"], encoding="utf-8")
+    assert len(listed_studies(listing)) >= 1
+
+
+def test_the_analysis_image_holds_every_package_the_commands_import():
+    code = (
+        "import sys, analysis.command, analysis.watch_command; "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=DEPLOY.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    ours = {path.name for path in DEPLOY.parent.iterdir() if (path / "__init__.py").is_file()}
+    needed = set(loaded) & ours
+    dockerfile = (DEPLOY / "Dockerfile.analysis").read_text()
+    copied = set(re.findall(r"^COPY (\w+)/ \1/$", dockerfile, re.M))
+    assert needed == copied, f"copy {sorted(needed - copied)}; drop {sorted(copied - needed)}"
+    allowed = set(re.findall(r"^!(\w+)/$", (DEPLOY / "Dockerfile.analysis.dockerignore").read_text(), re.M))
+    assert copied <= allowed
+    assert {"tensorflow", "onnxruntime", "streamlit"}.isdisjoint(loaded)
+    assert '".[analysis]"' in dockerfile

@@ -46,7 +46,8 @@ class RunningPacs:
 def started_pacs(folder: Path, extra_configuration: dict | None = None) -> Iterator[RunningPacs]:
     """A real Orthanc storing into `folder`, with `extra_configuration` merged into its configuration."""
     require_orthanc()
-    settings = PacsSettings(storage=folder / "storage", http_port=free_ports(1)[0])
+    # A study counts as complete 1 s after its last instance (Orthanc's default is 60 s).
+    settings = PacsSettings(storage=folder / "storage", http_port=free_ports(1)[0], stable_age_s=1)
     credentials = Credentials(USER, PASSWORD)
     configuration = orthanc_module.configuration
     with contextlib.ExitStack() as stack:
