@@ -23,7 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     # emphysema.lifetime (stdlib only): every launcher's children stop with it.
     "deploy": {"imaging", "export", "emphysema.lifetime"},
     "client": {"imaging", "deploy", "emphysema.lifetime"},
-    "bench": {"imaging", "training", "export", "deploy", "emphysema.versions"},
+    # The study mode times `analyze` itself: the study layer, the analysis and the client.
+    "bench": {"imaging", "training", "export", "deploy", "client", "study", "analysis", "emphysema.versions"},
     # Scores a run's model through Keras or Triton with training's metrics: above both.
     "evaluation": {"imaging", "training", "client"},
     # The study layer (read, segment, quantify) needs no model: imaging only.
