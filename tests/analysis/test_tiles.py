@@ -19,6 +19,7 @@ from analysis.tiles import (
     model_inputs,
     occupied_cells,
     resample_hounsfield,
+    resample_many,
     tile_slice,
 )
 from imaging.scan import Scan, to_model_input
@@ -68,10 +69,13 @@ def test_many_crops_at_once_are_the_single_crops_padded_with_air():
     assert (crops[0] == AIR_HU).sum() > 0
 
 
-@pytest.mark.parametrize(("source", "target"), [(57, 64), (85, 32), (64, 64), (40, 64)])
+@pytest.mark.parametrize(("source", "target"), [(57, 64), (85, 32), (64, 64), (40, 64), (100, 37)])
 def test_model_inputs_are_the_lung_window_of_the_resampled_crops(source, target):
     rng = np.random.default_rng(source)
     crops = rng.integers(-1100, 300, size=(12, source, source)).astype(np.int16)
+    resampled = resample_many(crops, target)
+    # Stacked into one image per pass, the crops still resample exactly as one at a time.
+    assert np.array_equal(resampled, np.stack([resample_hounsfield(one, target) for one in crops]))
     inputs = model_inputs(crops, target)
     assert inputs.shape == (12, target, target, 1) and inputs.dtype == np.uint8
     for index, one_crop in enumerate(crops):
