@@ -49,7 +49,7 @@ def test_a_small_study_is_split_into_steps_and_both_paths_agree(triton_server, t
     assert list(end_to_end["steps"]) == list(STEPS)
     steps_total = sum(end_to_end["steps"].values())
     # Only the report's own json.dump and the folder rename fall outside the steps.
-    assert steps_total == pytest.approx(end_to_end["wall_seconds"], abs=0.1)
+    assert steps_total == pytest.approx(end_to_end["wall_seconds"], abs=0.2)
     assert end_to_end["steps"]["inference"] > 0 and end_to_end["tiles"]["count"] > 300
 
     comparison = results["comparison"]
