@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.rounds,
         help="alternating rounds per path (default: %(default)s)",
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=defaults.end_to_end_runs,
+        help="end-to-end analyses of the study; the fastest counts (default: %(default)s)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no step messages")
     return parser
 
@@ -100,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=arguments.threads,
         comparison_rois=arguments.rois,
         rounds=arguments.rounds,
+        end_to_end_runs=arguments.runs,
     )
     command = " ".join(["emphysema bench study", *(sys.argv[3:] if argv is None else argv)])
     results = run_study_bench(settings, command, quiet=arguments.quiet)

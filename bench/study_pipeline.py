@@ -169,8 +169,12 @@ def measure_study(settings: StudyBenchSettings, url: str, served_by: str, work: 
         info = client.model_info(settings.model)
         step(f"analysing it end to end through {served_by}")
         recorder = RecordingClassifier(client)
-        end_to_end = analyse_timed(work / "study", work / "analysis", recorder, settings.model)
+        runs = [analyse_timed(work / "study", work / "analysis-1", recorder, settings.model)]
         rois, served_labels = recorder.recorded()
+        for run in range(2, settings.end_to_end_runs + 1):  # the same study again: load only slows a run
+            runs.append(analyse_timed(work / "study", work / f"analysis-{run}", client, settings.model))
+        end_to_end = min(runs, key=lambda measured: measured["wall_seconds"])
+        end_to_end["all_wall_seconds"] = [measured["wall_seconds"] for measured in runs]
         sample = evenly_spaced(len(rois), settings.comparison_rois)
         session = open_session(onnx_path, settings.threads)
         gpu_sessions, gpu_skipped = open_gpu_sessions(onnx_path, settings.threads, work)

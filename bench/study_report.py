@@ -97,7 +97,15 @@ def _steps(end_to_end: dict[str, Any]) -> list[str]:
         f"| **wall time** | **{wall:.2f}** | |",
     ]
     tiles_per_second = end_to_end["tiles"]["count"] / wall
-    return [*lines, "", f"{tiles_per_second:.0f} tiles per second end to end.", ""]
+    walls = end_to_end["all_wall_seconds"]
+    runs = ", ".join(f"{seconds:.1f}" for seconds in walls)
+    return [
+        *lines,
+        "",
+        f"{tiles_per_second:.0f} tiles per second end to end. The fastest of {len(walls)} analyses of "
+        f"the study (wall times {runs} s; the first one's ROIs are compared below).",
+        "",
+    ]
 
 
 def _comparison(comparison: dict[str, Any]) -> list[str]:

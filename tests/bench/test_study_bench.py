@@ -51,6 +51,9 @@ def test_a_small_study_is_split_into_steps_and_both_paths_agree(triton_server, t
     # Only the report's own json.dump and the folder rename fall outside the steps.
     assert steps_total == pytest.approx(end_to_end["wall_seconds"], abs=0.2)
     assert end_to_end["steps"]["inference"] > 0 and end_to_end["tiles"]["count"] > 300
+    assert len(end_to_end["all_wall_seconds"]) == 2 and end_to_end["wall_seconds"] == min(
+        end_to_end["all_wall_seconds"]
+    )
 
     comparison = results["comparison"]
     assert comparison["rois"] == 300
