@@ -61,13 +61,19 @@ def analyse_study(
         info,
         quiet,
     )
-    classified = time.perf_counter()
-    report = study_report(path.name, info, field, settings, pattern_map, masks.labels, quantification)
+    mapped = time.perf_counter()
+    patterns = summarise(pattern_map.labels, masks.labels, settings.predominance_points)
+    report = study_report(path.name, info, field, settings, pattern_map, patterns, quantification)
     report["dicom"] = dicom_outputs(volume, report, settings)
+    # The steps add up to the study's time: tile is the map's own share plus the field-of-view
+    # checks; summarise includes painting the tile labels onto the map.
+    map_seconds = pattern_map.seconds
     seconds = {
         "read": round(read - started, 3),
-        "segment_and_quantify": round(segmented - read, 3),
-        "tile_and_classify": round(classified - segmented, 3),
+        "segment": round(segmented - read, 3),
+        "tile": round(mapped - segmented - map_seconds["inference"] - map_seconds["paint"], 3),
+        "inference": round(map_seconds["inference"], 3),
+        "summarise": round(map_seconds["paint"] + time.perf_counter() - mapped, 3),
     }
     write_analysis(destination, report, volume, masks.labels, pattern_map, settings, seconds)
     return report
@@ -79,7 +85,7 @@ def study_report(
     field: FieldOfView,
     settings: AnalysisSettings,
     pattern_map: PatternMap,
-    lungs: np.ndarray,
+    patterns: dict,
     quantification: dict,
 ) -> dict:
     """Return ``report.json``'s content (without the DICOM block and the timings)."""
@@ -101,7 +107,7 @@ def study_report(
             "cell_px": pattern_map.cell_px,
             "analysed_slices": len(pattern_map.analysed_slices),
         },
-        "patterns": summarise(pattern_map.labels, lungs, settings.predominance_points),
+        "patterns": patterns,
         "quantification": quantification,
         "warnings": [*quantification["warnings"], *([field.warning] if field.warning else [])],
     }

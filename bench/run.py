@@ -25,7 +25,11 @@ from bench.settings import QUICK_OVERRIDES, BenchSettings
 def build_parser() -> argparse.ArgumentParser:
     """The `emphysema bench` command line; defaults come from BenchSettings."""
     defaults = BenchSettings()
-    parser = argparse.ArgumentParser(prog="emphysema bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="emphysema bench",
+        description=__doc__.splitlines()[0],
+        epilog="`emphysema bench study --help`: the study mode (one study end to end, per step).",
+    )
     parser.add_argument(
         "--model", default=defaults.model, help="model name in the repository (default: %(default)s)"
     )
@@ -94,6 +98,11 @@ def print_summary(results: BenchResults, out: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `emphysema bench`; what cannot be measured raises (`emphysema.cli` reports it)."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["study"]:  # the study mode has its own command line (bench/study_command.py)
+        from bench.study_command import main as study_main
+
+        return study_main(given[1:])
     arguments = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = " ".join(["emphysema bench", *(sys.argv[1:] if argv is None else argv)])

@@ -23,8 +23,19 @@ ALLOWED: dict[str, set[str]] = {
     # emphysema.lifetime (stdlib only): every launcher's children stop with it.
     "deploy": {"imaging", "export", "emphysema.lifetime"},
     "client": {"imaging", "deploy", "emphysema.lifetime"},
-    # bench/pacs_throughput.py stores phantom studies (study) into a real Orthanc (pacs).
-    "bench": {"imaging", "training", "export", "deploy", "emphysema.versions", "pacs", "study"},
+    # The study mode times `analyze` itself (study, analysis, client); bench/pacs_throughput.py
+    # stores phantom studies into a real Orthanc (pacs).
+    "bench": {
+        "imaging",
+        "training",
+        "export",
+        "deploy",
+        "client",
+        "study",
+        "analysis",
+        "pacs",
+        "emphysema.versions",
+    },
     # Scores a run's model through Keras or Triton with training's metrics: above both.
     "evaluation": {"imaging", "training", "client"},
     # The study layer (read, segment, quantify) needs no model: imaging only.

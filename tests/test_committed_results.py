@@ -76,3 +76,13 @@ def test_the_docs_hold_no_hand_copied_result_tables():
         ):
             copied.append(f"{page.name}: {header}")
     assert not copied, copied
+
+
+def test_the_study_benchmark_report_is_its_json_rendered():
+    from bench.study_report import assess_goals, render_report
+
+    folder = ROOT / "bench" / "results" / "study_analysis"
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    assert (folder / "report.md").read_text(encoding="utf-8") == render_report(results)
+    # The verdicts are the goals' rules applied to the committed figures, not typed in.
+    assert results["goals"] == assess_goals(results)

@@ -39,3 +39,14 @@ def test_an_even_spread_has_no_predominance_and_unanalysed_slices_do_not_count()
     assert summary["regions"]["LeftLung"]["voxels"] == 5 * 4 * 3  # slices 0, 2, 4, 6, 8 of a 4 x 3 lung
     assert summary["regions"]["LeftLung"]["pattern_percent"]["PSE"] == 100.0
     assert summary["zones"]["predominance"] == "none"
+
+
+def test_empty_space_around_the_lungs_changes_nothing():
+    lungs = _lungs()
+    rng = np.random.default_rng(2)
+    pattern_map = np.where(lungs > 0, rng.integers(1, 5, lungs.shape), 0).astype(np.uint8)
+    pattern_map[::3] = 0  # slices not analysed
+    # The same lungs inside a larger volume: air slices below and above, a wide margin in-plane.
+    padded_lungs = np.pad(lungs, ((4, 7), (10, 3), (5, 12)))
+    padded_map = np.pad(pattern_map, ((4, 7), (10, 3), (5, 12)))
+    assert summarise(padded_map, padded_lungs, 5.0) == summarise(pattern_map, lungs, 5.0)
