@@ -150,7 +150,7 @@ def run_workers(workers: int, common: list[str], out: Path, environment: dict[st
         "errors": [line for text in errors for line in text.splitlines() if "error" in line.lower()][:5],
         "mean_study_seconds": {
             step: round(sum(report["seconds"][step] for report in reports) / max(len(reports), 1), 3)
-            for step in ("read", "segment_and_quantify", "tile_and_classify", "write")
+            for step in (reports[0]["seconds"] if reports else {})
         },
         "tiles": sum(report["tiles"]["count"] for report in reports),
     }

@@ -41,12 +41,14 @@ def render_table(document: dict) -> str:
     ]
     for order, run in enumerate(document["runs"], start=1):
         steps = run["mean_study_seconds"]
-        other = steps["read"] + steps["segment_and_quantify"] + steps["write"]
+        # Runs before analyze's six-step split recorded tile and classify as one step.
+        classify = steps.get("tile_and_classify", steps.get("tile", 0) + steps.get("inference", 0))
+        other = sum(steps.values()) - classify
         speed_up = f"{run['studies_per_minute'] / single:.2f}x" if single else "-"
         lines.append(
             f"| {order} | {run['workers']} | {run['studies_analysed']} | {run['seconds']:.1f} s | "
             f"{run['studies_per_minute']:.2f} | {speed_up} | {run['tiles'] / run['seconds']:.0f} | "
-            f"{other:.2f} s | {steps['tile_and_classify']:.1f} s |"
+            f"{other:.2f} s | {classify:.1f} s |"
         )
     lines += [
         "",
