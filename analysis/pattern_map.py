@@ -9,7 +9,7 @@ on slices not analysed, else 1 NT, 2 CLE, 3 PSE, 4 PLE (the contract's class ord
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -46,14 +46,22 @@ def build_pattern_map(
     classifier: TritonClassifier,
     info: ModelInfo,
     quiet: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PatternMap:
-    """Tile the lung slices, classify every tile once through Triton and return the pattern map."""
+    """Tile the lung slices, classify every tile once through Triton and return the pattern map.
+
+    ``progress(done, total)`` is called with 0 before the first request and after every chunk
+    (the web page draws its progress bar with it).
+    """
     side, cell = pixels_for(field_of_view_mm, spacing_mm), pixels_for(stride_mm, spacing_mm)
     slices = lung_slices(lungs, slice_step)
     tiles = [tile for index in slices for tile in tile_slice(lungs[index] > 0, index, cell, side)]
     labels = np.zeros(lungs.shape, dtype=np.uint8)
     group = info.max_batch_size * max(classifier.settings.concurrency, 1)
-    with tqdm(total=len(tiles), desc="Classifying tiles", unit="tile", disable=quiet) as progress:
+    done = 0
+    if progress is not None:
+        progress(done, len(tiles))
+    with tqdm(total=len(tiles), desc="Classifying tiles", unit="tile", disable=quiet) as bar:
         for chunk in _chunks(tiles, group):
             images = np.stack(
                 [
@@ -68,5 +76,8 @@ def build_pattern_map(
                 cell_lung = lungs[tile.slice_index, tile.rows, tile.columns] > 0
                 label = CLASS_NAMES.index(prediction.label) + 1
                 labels[tile.slice_index, tile.rows, tile.columns][cell_lung] = label
-            progress.update(len(chunk))
+            bar.update(len(chunk))
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(tiles))
     return PatternMap(labels, tuple(slices), len(tiles), side, cell)

@@ -9,15 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from client.report import DISCLAIMER
 from client.server_panel import server_panel
-from client.slice_page import show_slice_page
-
-TITLE = "Emphysema pattern classifier for lung HRCT"
-CAPTION = (
-    f"**{DISCLAIMER}** Patterns: normal tissue (NT), centrilobular (CLE), paraseptal (PSE), "
-    "panlobular (PLE) emphysema."
-)
+from client.slice_page import CAPTION, TITLE, show_slice_page
 
 st.set_page_config(page_title="Emphysema HRCT classifier", page_icon="🫁", layout="wide")
 st.title(TITLE)

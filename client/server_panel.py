@@ -18,6 +18,7 @@ from client.triton import TritonClassifier, TritonSettings
 
 URL_VARIABLE = "EMPHYSEMA_TRITON_URL"
 URL_KEY = "triton_url"
+CHOICE_KEY = "server"  # this run's choice, for page scripts run after the panel (multipage app)
 # Short deadlines: a frozen server must turn into a banner quickly, not a hung page.
 APP_TIMEOUT_SECONDS = 5.0
 APP_RETRIES = 1
@@ -56,8 +57,19 @@ def classifier_for(choice: ServerChoice) -> TritonClassifier | None:
     return connect(choice.url) if choice.ready else None
 
 
+def current_server() -> ServerChoice:
+    """The choice :func:`server_panel` made on this run (a page script of the multipage app asks)."""
+    return st.session_state[CHOICE_KEY]
+
+
 def server_panel() -> ServerChoice:
-    """Draw the sidebar (address, server status, model) and return what it chose."""
+    """Draw the sidebar (address, server status, model); remember and return what it chose."""
+    choice = _draw_panel()
+    st.session_state[CHOICE_KEY] = choice
+    return choice
+
+
+def _draw_panel() -> ServerChoice:
     st.sidebar.header("Classification server")
     st.session_state.setdefault(URL_KEY, os.environ.get(URL_VARIABLE, TritonSettings().url))
     url = st.sidebar.text_input("Triton gRPC address (host:port)", key=URL_KEY).strip()

@@ -15,11 +15,18 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from client import views
 from client.errors import TritonError
+from client.report import DISCLAIMER
 from client.server_panel import ServerChoice, classifier_for
 from client.uploads import MAXIMUM_UPLOAD_BYTES, UPLOAD_SUFFIXES, read_upload
 from imaging.errors import ScanReadError
 from imaging.lung_likeness import assess_lung_likeness
 from imaging.scan import to_model_input
+
+TITLE = "Emphysema pattern classifier for lung HRCT"
+CAPTION = (
+    f"**{DISCLAIMER}** Patterns: normal tissue (NT), centrilobular (CLE), paraseptal (PSE), "
+    "panlobular (PLE) emphysema."
+)
 
 
 def forget_uploaded_bytes(uploads: list) -> None:

@@ -32,6 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "pacs": {"imaging", "study", "emphysema.lifetime"},
     # Study analysis: the study layer's volumes and masks, classified through the client.
     "analysis": {"imaging", "study", "client"},
+    # The web app's pages: single slices (client), studies (analysis) and the PACS view (pacs) on top.
+    "web": {"imaging", "study", "client", "analysis", "pacs"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.
     "emphysema": {"imaging"},
 }
