@@ -71,8 +71,13 @@ def server_panel() -> ServerChoice:
 
 def _draw_panel() -> ServerChoice:
     st.sidebar.header("Classification server")
-    st.session_state.setdefault(URL_KEY, os.environ.get(URL_VARIABLE, TritonSettings().url))
-    url = st.sidebar.text_input("Triton gRPC address (host:port)", key=URL_KEY).strip()
+    # The address is kept under its own key and passed as the widget's value (the widget has no
+    # key): a keyed widget initialised from the session state comes back empty after a change of
+    # page in the browser.
+    state = st.session_state
+    state.setdefault(URL_KEY, os.environ.get(URL_VARIABLE, TritonSettings().url))
+    url = st.sidebar.text_input("Triton gRPC address (host:port)", state[URL_KEY]).strip()
+    state[URL_KEY] = url
     try:
         classifier = connect(url)
     except ValueError as error:

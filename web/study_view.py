@@ -86,7 +86,8 @@ def slice_scroller(result: StudyResult) -> None:
     else:
         image = hounsfield_window(result.hounsfield[index].astype(np.float32))
     number = result.slice_count - result.slice_numbers[index]
-    st.image(image, caption=f"Slice {number} of {result.slice_count} (lung window W1500/L-600)", width=512)
+    caption = f"Slice {number} of {result.slice_count} from the top (lung window W1500/L-600)"
+    st.image(image, caption=caption, width="stretch")
     st.image(legend_image(), width=280)
 
 
@@ -101,13 +102,22 @@ def zone_chart(report: dict) -> None:
         for name in ZONE_REGIONS
         if regions.get(name, {}).get("voxels")
     ]
-    st.markdown("##### Pattern share per lung third (% of the third's analysed lung)")
+    st.markdown("##### Pattern share per lung third")
     if not rows:
         st.info("No lung third holds analysed lung.")
         return
     chart = pd.DataFrame(rows)
     st.bar_chart(
-        chart, x="region", y=list(CLASS_NAMES), color=PATTERN_HEX, horizontal=True, sort=False, height=300
+        chart,
+        x="region",
+        y=list(CLASS_NAMES),
+        # Streamlit names the axes before turning the chart horizontal: y is the value axis.
+        x_label="",
+        y_label="% of the third's analysed lung",
+        color=PATTERN_HEX,
+        horizontal=True,
+        sort=False,
+        height=300,
     )
     zones = report["patterns"]["zones"]
     st.caption(
