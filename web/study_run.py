@@ -67,6 +67,24 @@ def read_result_files(folder: Path) -> dict[str, bytes]:
     }
 
 
+def collect_result(name: str, report: dict, series: Path, destination: Path) -> StudyResult:
+    """Read what the analysis of ``series`` wrote into ``destination`` and its analysed slices into memory."""
+    files = read_result_files(destination)
+    with np.load(destination / MAP_NAME) as saved:
+        labels, analysed = saved["labels"], saved["analysed_slices"]
+    volume = read_study(series)  # the same canonical orientation as the map
+    numbers = tuple(int(index) for index in analysed)
+    return StudyResult(
+        name=name,
+        report=report,
+        files=files,
+        hounsfield=np.ascontiguousarray(volume.hounsfield[list(numbers)]),
+        labels=np.ascontiguousarray(labels[list(numbers)]),
+        slice_numbers=numbers,
+        slice_count=int(volume.hounsfield.shape[0]),
+    )
+
+
 def run_study_analysis(
     series: Path,
     workspace: Path,
@@ -82,19 +100,7 @@ def run_study_analysis(
         EmphysemaError: the study cannot be read or analysed, or Triton failed (nothing is kept).
     """
     destination = workspace / RESULT_FOLDER
-    settings = settings or AnalysisSettings()
-    report = analyse_study(series, destination, classifier, model, settings, True, progress)
-    files = read_result_files(destination)
-    with np.load(destination / MAP_NAME) as saved:
-        labels, analysed = saved["labels"], saved["analysed_slices"]
-    volume = read_study(series)  # the same canonical orientation as the map
-    numbers = tuple(int(index) for index in analysed)
-    return StudyResult(
-        name=name,
-        report=report,
-        files=files,
-        hounsfield=np.ascontiguousarray(volume.hounsfield[list(numbers)]),
-        labels=np.ascontiguousarray(labels[list(numbers)]),
-        slice_numbers=numbers,
-        slice_count=int(volume.hounsfield.shape[0]),
+    report = analyse_study(
+        series, destination, classifier, model, settings or AnalysisSettings(), True, progress
     )
+    return collect_result(name, report, series, destination)
