@@ -3,9 +3,17 @@
 Output (``DIR``)::
 
     DIR/STUDY/report.json   pattern shares per lung and zone, predominance, quantification, settings
+    DIR/STUDY/report.pdf    two pages: key figures, zone chart, overlay, HU histogram, disclaimer
     DIR/STUDY/overlay.png   analysed slices in the lung window with the pattern map in colour
     DIR/STUDY/pattern_map.npz  labels (0 outside lungs, 1 NT, 2 CLE, 3 PSE, 4 PLE), analysed_slices
+    DIR/STUDY/pattern_map_seg.dcm, measurements_sr.dcm, report_pdf.dcm  DICOM SEG, SR (TID 1500)
+                            and encapsulated PDF in the source study (DICOM studies only)
     DIR/analysis.csv        one row per study (status done or failed, with the error)
+
+The names are defined once in ``analysis.output_files``.
+
+With --dicomweb URL --study UID the study comes from a PACS and its DICOM results go back to it
+(see `analysis.pacs_command`); --out DIR then keeps the local files in DIR/study/.
 
 With one study, any failure is the command's error and nothing is written. With several (or a
 cohort folder), a failed study gets its row and the others go on; the exit status is then 1.
@@ -20,6 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.cohort import CSV_COLUMNS, cohort_row, expand_studies
+from analysis.output_files import COHORT_CSV
+from analysis.pacs_command import add_pacs_options, check_pacs_arguments, run_from_pacs
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
 from client.settings import TritonSettings
@@ -28,17 +38,17 @@ from imaging.contract import DEFAULT_TRITON_URL
 from imaging.errors import EmphysemaError
 from imaging.staging import check_output_folder, staged_folder
 
-CSV_NAME = "analysis.csv"
-
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``emphysema analyze`` argument parser."""
     defaults = AnalysisSettings()
     parser = argparse.ArgumentParser(prog="emphysema analyze", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "studies", nargs="+", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
+        "studies", nargs="*", type=Path, metavar="STUDY", help="study folder, .zip, NIfTI, or cohort"
     )
-    parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder, must be empty or new (default: none; required for STUDY)"
+    )
     parser.add_argument(
         "--url", default=DEFAULT_TRITON_URL, help=f"Triton gRPC address (default {DEFAULT_TRITON_URL})"
     )
@@ -58,8 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse every Nth lung slice (default %(default)s)",
     )
     parser.add_argument("--field-of-view-mm", type=float, help="ROI side in mm (default: the model's)")
+    parser.add_argument(
+        "--include-patient-details",
+        action="store_true",
+        help="print the patient's name, ID and birth date on the PDF report (default: left out)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_pacs_options(parser)
     return parser
 
 
@@ -77,7 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stride_mm=arguments.stride_mm,
         slice_step=arguments.slice_step,
         field_of_view_mm=arguments.field_of_view_mm,
+        include_patient_details=arguments.include_patient_details,
     )
+    check_pacs_arguments(arguments)
+    if arguments.dicomweb is not None:
+        return run_from_pacs(arguments, settings)
     studies = expand_studies(arguments.studies)
     check_output_folder(arguments.out, arguments.overwrite)
     triton = TritonSettings(url=arguments.url, model=arguments.model)
@@ -101,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             whole = report["patterns"]["regions"]["WholeLung"]
             tiles = report["tiles"]["count"]
             print(f"{name}: {tiles} tiles, dominant {whole['dominant']}, {whole['pattern_percent']}")
-        _write_csv(staging / CSV_NAME, rows)
+        _write_csv(staging / COHORT_CSV, rows)
     failed = sum(row["status"] == "failed" for row in rows)
     print(f"Analysed {len(rows) - failed} of {len(rows)} studies into {arguments.out}")
     return 1 if failed else 0

@@ -1,4 +1,4 @@
-"""The frozen settings of the two analysis stages: ROI extraction and study analysis."""
+"""The frozen settings of the analysis stages: ROI extraction, study analysis, waiting for a PACS series."""
 
 from __future__ import annotations
 
@@ -88,6 +88,8 @@ class AnalysisSettings:
         predominance_points: upper-zone emphysema share must exceed the lower zone's by this many
             points (or the reverse) to call a zone predominance; else ``none``.
         overlay_slices: slices in the overlay montage.
+        include_patient_details: print the patient's name, ID and birth date on the PDF report
+            (off by default: a report leaves the analysis without identifiers unless asked).
     """
 
     stride_mm: float = 10.0
@@ -95,6 +97,7 @@ class AnalysisSettings:
     field_of_view_mm: float | None = None
     predominance_points: float = 5.0
     overlay_slices: int = 9
+    include_patient_details: bool = False
 
     def __post_init__(self) -> None:
         _check_positive("the stride (mm)", self.stride_mm)
@@ -102,3 +105,20 @@ class AnalysisSettings:
         if self.field_of_view_mm is not None:
             _check_positive("the field of view (mm)", self.field_of_view_mm)
         _check_positive("the overlay slice count", self.overlay_slices)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrivalSettings:
+    """How long a series must hold still before it is fetched (a study may still be arriving).
+
+    Attributes:
+        settle_s: the series' instance count must stay the same over this many seconds.
+        max_wait_s: give up (a clear error) when it still changes after this many seconds.
+    """
+
+    settle_s: float = 2.0
+    max_wait_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.settle_s < 0 or self.max_wait_s < 0:
+            raise UsageError("the settle time and the longest wait must not be negative")

@@ -1,7 +1,8 @@
 """Analyse one study: read, segment and quantify it, tile and classify its lungs, summarise, write.
 
-The files (``report.json``, ``overlay.png``, ``pattern_map.npz``) are written into a folder beside
-the destination and renamed into place only when all are complete: a failure leaves nothing.
+The files (``analysis.output_files``: report.json and .pdf, overlay, pattern map, and for a DICOM
+study the SEG, SR and encapsulated PDF) are written into a folder beside the destination and
+renamed into place only when all are complete: a failure leaves nothing.
 """
 
 from __future__ import annotations
@@ -17,20 +18,18 @@ from pathlib import Path
 import numpy as np
 
 from analysis.errors import AnalysisError
-from analysis.field_of_view import resolve_field_of_view
-from analysis.overlay import write_montage
-from analysis.pattern_map import build_pattern_map
+from analysis.field_of_view import FieldOfView, resolve_field_of_view
+from analysis.output_files import DISCLAIMER, REPORT_JSON
+from analysis.pattern_map import PatternMap, build_pattern_map
 from analysis.settings import AnalysisSettings
+from analysis.study_outputs import dicom_outputs, write_study_outputs
 from analysis.summary import summarise
 from analysis.tiles import check_in_plane
+from client.contract import ModelInfo
 from client.triton import TritonClassifier
 from study.quantify import quantify
 from study.reader import read_study
-
-REPORT_NAME = "report.json"
-OVERLAY_NAME = "overlay.png"
-MAP_NAME = "pattern_map.npz"
-DISCLAIMER = "research use only: not a medical device, not for diagnosis"
+from study.volume import Volume
 
 
 def analyse_study(
@@ -69,12 +68,34 @@ def analyse_study(
         progress,
     )
     classified = time.perf_counter()
-    report = {
-        "study": path.name,
+    report = study_report(path.name, info, field, settings, pattern_map, masks.labels, quantification)
+    report["dicom"] = dicom_outputs(volume, report, settings)
+    seconds = {
+        "read": round(read - started, 3),
+        "segment_and_quantify": round(segmented - read, 3),
+        "tile_and_classify": round(classified - segmented, 3),
+    }
+    write_analysis(destination, report, volume, masks.labels, pattern_map, settings, seconds)
+    return report
+
+
+def study_report(
+    name: str,
+    info: ModelInfo,
+    field: FieldOfView,
+    settings: AnalysisSettings,
+    pattern_map: PatternMap,
+    lungs: np.ndarray,
+    quantification: dict,
+) -> dict:
+    """Return ``report.json``'s content (without the DICOM block and the timings)."""
+    return {
+        "study": name,
         "disclaimer": DISCLAIMER,
         "model": {
             "name": info.name,
             "versions": list(info.versions),
+            "version": info.version,
             "image_size": info.image_size,
             "field_of_view_mm": field.millimetres,
             "field_of_view_source": field.source,
@@ -86,33 +107,28 @@ def analyse_study(
             "cell_px": pattern_map.cell_px,
             "analysed_slices": len(pattern_map.analysed_slices),
         },
-        "patterns": summarise(pattern_map.labels, masks.labels, settings.predominance_points),
+        "patterns": summarise(pattern_map.labels, lungs, settings.predominance_points),
         "quantification": quantification,
         "warnings": [*quantification["warnings"], *([field.warning] if field.warning else [])],
     }
+
+
+def write_analysis(
+    destination: Path,
+    report: dict,
+    volume: Volume,
+    lungs: np.ndarray,
+    pattern_map: PatternMap,
+    settings: AnalysisSettings,
+    seconds: dict,
+) -> None:
+    """Write every file of one study into ``destination`` (new), all or nothing."""
+    writing = time.perf_counter()
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
     try:
-        write_montage(
-            staging / OVERLAY_NAME,
-            volume.hounsfield,
-            pattern_map.labels,
-            list(pattern_map.analysed_slices),
-            settings.overlay_slices,
-        )
-        # The map for later outputs (DICOM SEG) and checks: labels lowest slice first, as the volume.
-        np.savez_compressed(
-            staging / MAP_NAME,
-            labels=pattern_map.labels,
-            analysed_slices=np.array(pattern_map.analysed_slices),
-        )
-        report["seconds"] = {
-            "read": round(read - started, 3),
-            "segment_and_quantify": round(segmented - read, 3),
-            "tile_and_classify": round(classified - segmented, 3),
-            "write": round(time.perf_counter() - classified, 3),
-        }
-        (staging / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_study_outputs(staging, report, volume, lungs, pattern_map, settings)
+        report["seconds"] = {**seconds, "write": round(time.perf_counter() - writing, 3)}
+        (staging / REPORT_JSON).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         staging.rename(destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return report

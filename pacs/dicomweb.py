@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +22,17 @@ from pydicom.errors import InvalidDicomError
 from pacs.credentials import Credentials
 from pacs.errors import PacsError
 
+# Both libraries log request URLs and search parameters (study and series UIDs) at INFO or DEBUG:
+# identifiers of patients' studies must not reach a log, whatever level an application sets.
+for _name in ("dicomweb_client", "urllib3.connectionpool"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
 STORE_BATCH = 32  # instances per STOW-RS request: bounded memory, few round trips
 RETRY_STEP_MS = 125  # dicomweb-client waits 2**attempt times this between attempts
 PAGE_SIZE = 100  # studies per QIDO-RS page (Orthanc's own cap is about 100)
 STUDY_UID, SERIES_UID, MODALITY, SERIES_COUNT = "0020000D", "0020000E", "00080060", "00201206"
+INSTANCE_COUNT = "00201209"  # NumberOfSeriesRelatedInstances
+PIXEL_SPACING = "00280030"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +41,15 @@ class StudySummary:
 
     study_uid: str
     modalities: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesSummary:
+    """What QIDO-RS says about one series (identifiers and counts only)."""
+
+    series_uid: str
+    modality: str
+    instances: int
 
 
 def connect(url: str, credentials: Credentials, timeout_s: float = 60.0, attempts: int = 3) -> DICOMwebClient:
@@ -61,6 +78,8 @@ def translated_errors(action: str, url: str) -> Iterator[None]:
         if status == 403:
             raise PacsError(f"{action}: the PACS at {url} forbids this request (HTTP 403)") from None
         raise PacsError(f"{action}: the PACS at {url} refused the request (HTTP {status})") from None
+    except requests.exceptions.Timeout:
+        raise PacsError(f"{action}: the PACS at {url} did not answer in time; is it overloaded?") from None
     except requests.exceptions.RequestException as error:
         kind = type(error).__name__
         raise PacsError(f"{action}: cannot reach the PACS at {url} ({kind}); is it running?") from None
@@ -85,11 +104,15 @@ def dicom_files(folder: Path) -> list[Path]:
 
 
 def store_folder(client: DICOMwebClient, folder: Path) -> int:
-    """Store every DICOM file under `folder` with STOW-RS; return how many the PACS accepted.
+    """Store every DICOM file under `folder` with STOW-RS; return how many the PACS accepted."""
+    return store_files(client, dicom_files(folder), str(folder))
+
+
+def store_files(client: DICOMwebClient, paths: list[Path], source: str) -> int:
+    """Store the DICOM files `paths` (from `source`, for messages) with STOW-RS; return the count.
 
     Files are read one batch at a time, so memory stays bounded whatever the study's size.
     """
-    paths = dicom_files(folder)
     with translated_errors("storing", client.base_url):
         for start in range(0, len(paths), STORE_BATCH):
             batch = [pydicom.dcmread(path) for path in paths[start : start + STORE_BATCH]]
@@ -97,7 +120,7 @@ def store_folder(client: DICOMwebClient, folder: Path) -> int:
             failed = response.get("FailedSOPSequence") if response is not None else None
             if failed:
                 raise PacsError(
-                    f"storing: the PACS refused {len(failed)} of {len(paths)} instances from {folder}"
+                    f"storing: the PACS refused {len(failed)} of {len(paths)} instances from {source}"
                 )
     return len(paths)
 
@@ -123,6 +146,28 @@ def list_series(client: DICOMwebClient, study_uid: str) -> list[tuple[str, str]]
     with translated_errors("listing series", client.base_url):
         records = client.search_for_series(study_instance_uid=study_uid, get_remaining=True)
     return [(r[SERIES_UID]["Value"][0], r.get(MODALITY, {}).get("Value", [""])[0]) for r in records]
+
+
+def row_spacing_mm(client: DICOMwebClient, study_uid: str, series_uid: str) -> float | None:
+    """The series' pixel spacing between rows in mm, from one instance (QIDO-RS); None if absent."""
+    with translated_errors("reading a series' pixel spacing", client.base_url):
+        records = client.search_for_instances(study_uid, series_uid, fields=[PIXEL_SPACING], limit=1)
+    spacing = records[0].get(PIXEL_SPACING, {}).get("Value") if records else None
+    return float(spacing[0]) if spacing else None
+
+
+def describe_series(client: DICOMwebClient, study_uid: str) -> list[SeriesSummary]:
+    """Return each series of a study with its modality and instance count (QIDO-RS)."""
+    with translated_errors("listing series", client.base_url):
+        records = client.search_for_series(study_instance_uid=study_uid, get_remaining=True)
+    return [
+        SeriesSummary(
+            record[SERIES_UID]["Value"][0],
+            record.get(MODALITY, {}).get("Value", [""])[0],
+            int(record.get(INSTANCE_COUNT, {}).get("Value", [0])[0]),
+        )
+        for record in records
+    ]
 
 
 def fetch_series(client: DICOMwebClient, study_uid: str, series_uid: str, folder: Path) -> int:

@@ -20,6 +20,7 @@ from pydicom.errors import InvalidDicomError
 
 from study.errors import StudyError
 from study.series_geometry import SeriesGeometry, check_geometry
+from study.source_series import SourceSeries
 from study.volume import HU_DTYPE, Volume, to_hounsfield_int16
 
 # A series needs at least this many slices to have a slice interval worth checking.
@@ -132,7 +133,7 @@ def read_dicom_folder(folder: Path, settings: ReadSettings = ReadSettings()) -> 
     hounsfield = np.empty((len(members), rows, columns), dtype=HU_DTYPE)
     for slot, index in enumerate(geometry.order):
         hounsfield[slot] = _read_pixels(members[index][0], slot, len(members))
-    return _canonical(hounsfield, geometry, members[geometry.order[0]][1], notes)
+    return _canonical(hounsfield, geometry, [members[index][1] for index in geometry.order], notes)
 
 
 def _read_pixels(path: Path, slot: int, count: int) -> np.ndarray:
@@ -153,16 +154,23 @@ def _read_pixels(path: Path, slot: int, count: int) -> np.ndarray:
 
 
 def _canonical(
-    hounsfield: np.ndarray, geometry: SeriesGeometry, first: pydicom.Dataset, notes: list[str]
+    hounsfield: np.ndarray, geometry: SeriesGeometry, headers: list[pydicom.Dataset], notes: list[str]
 ) -> Volume:
-    """Flip the stack so columns run to the patient's left, rows to the back, slices upwards."""
+    """Flip the stack so columns run to the patient's left, rows to the back, slices upwards.
+
+    ``headers`` are in the stack's order; they are kept in the volume's slice order, with the
+    in-plane flips, so results can be written back onto the right source pixels.
+    """
     row_direction, column_direction, normal = geometry.directions
+    first = headers[0]
     if row_direction[0] < 0:
         hounsfield = hounsfield[:, :, ::-1]
     if column_direction[1] < 0:
         hounsfield = hounsfield[:, ::-1, :]
     if normal[2] < 0:
         hounsfield = hounsfield[::-1]
+        headers = headers[::-1]
+    source = SourceSeries(tuple(headers), bool(column_direction[1] < 0), bool(row_direction[0] < 0))
     kernel = first.get("ConvolutionKernel")
     if kernel is not None and not isinstance(kernel, str):
         kernel = "\\".join(str(value) for value in kernel)
@@ -176,4 +184,5 @@ def _canonical(
         source="dicom",
         series_uid=str(first.SeriesInstanceUID),
         notes=tuple(notes),
+        source_series=source,
     )

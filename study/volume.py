@@ -12,6 +12,8 @@ import dataclasses
 
 import numpy as np
 
+from study.source_series import SourceSeries
+
 # HU are stored as int16: -1024..3071 fits, and a 512 x 512 x 600 study needs 300 MiB, not 600.
 HU_DTYPE = np.int16
 
@@ -29,6 +31,8 @@ class Volume:
         source: ``dicom``, ``zip`` or ``nifti``.
         series_uid: the SeriesInstanceUID when the study came from DICOM.
         notes: things the reader skipped or assumed, one sentence each.
+        source_series: the DICOM source instances' headers in slice order (None for NIfTI), for
+            results written back as DICOM (SEG, SR).
     """
 
     hounsfield: np.ndarray
@@ -39,6 +43,7 @@ class Volume:
     source: str = "dicom"
     series_uid: str | None = None
     notes: tuple[str, ...] = ()
+    source_series: SourceSeries | None = None
 
     @property
     def voxel_volume_ml(self) -> float:

@@ -30,8 +30,9 @@ ALLOWED: dict[str, set[str]] = {
     "study": {"imaging", "emphysema.versions"},
     # The PACS: Orthanc's launcher and a DICOMweb client; study analysis from the PACS reads with study.
     "pacs": {"imaging", "study", "emphysema.lifetime"},
-    # Study analysis: the study layer's volumes and masks, classified through the client.
-    "analysis": {"imaging", "study", "client"},
+    # Study analysis: the study layer's volumes and masks, classified through the client; studies
+    # fetched from a PACS and results stored back through pacs (a layer below analysis).
+    "analysis": {"imaging", "study", "client", "pacs"},
     # The web app's pages: single slices (client), studies (analysis) and the PACS view (pacs) on top.
     "web": {"imaging", "study", "client", "analysis", "pacs"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.

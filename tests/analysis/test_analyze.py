@@ -10,10 +10,20 @@ from __future__ import annotations
 import csv
 import json
 
+import highdicom
 import numpy as np
+import pydicom
 import pytest
 import tritonclient.grpc as grpcclient
 
+from analysis.output_files import (
+    DICOM_OUTPUTS,
+    MEASUREMENT_REPORT_DCM,
+    PATTERN_MAP_NPZ,
+    REPORT_JSON,
+    REPORT_PDF,
+    SEGMENTATION_DCM,
+)
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
 from client.errors import TritonUnavailableError
@@ -23,6 +33,7 @@ from emphysema.cli import main as cli_main
 from study.lungs import segment_lungs
 from study.phantom.dicom_series import write_series
 from study.reader import read_study
+from tests.analysis.dicom_checks import check_pdf_report, validator_errors
 
 pytestmark = pytest.mark.triton
 
@@ -135,3 +146,42 @@ def test_triton_going_down_mid_study_is_a_clear_error_and_leaves_nothing(tiny_re
                 True,
             )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_reports_and_dicom_results_match_the_pattern_map(
+    triton_server, tiny_repository, studies, tmp_path
+):
+    """Through Triton: the PDF (pages rendered into test-artifacts), SEG, SR and encapsulated PDF."""
+    out = tmp_path / "analysis"
+    assert _analyze(triton_server, tiny_repository, str(studies["mixed"]), "--out", str(out)) == 0
+    study = out / "mixed"
+    report = json.loads((study / REPORT_JSON).read_text(encoding="utf-8"))
+    sources = {}
+    for path in studies["mixed"].rglob("*.dcm"):
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        sources[str(header.SOPInstanceUID)] = float(header.ImagePositionPatient[2])
+    check_pdf_report(study / REPORT_PDF, report, header, "analyze-mixed")
+    # The phantom is stored as the volume is oriented: slice k is the k-th lowest source image.
+    lowest_first = sorted(sources, key=sources.get)
+    labels = np.load(study / PATTERN_MAP_NPZ)["labels"]
+    segmentation = highdicom.seg.segread(study / SEGMENTATION_DCM)
+    for index, uid in enumerate(lowest_first):
+        if labels[index].any():
+            frame = segmentation.get_pixels_by_source_instance(
+                [uid], combine_segments=True, skip_overlap_checks=True
+            )[0]
+            np.testing.assert_array_equal(frame, labels[index], err_msg=f"slice {index}")
+    frames_on = {uid for *_, uid in segmentation.get_source_image_uids()}
+    assert frames_on == set(sources)
+    document = highdicom.sr.srread(study / MEASUREMENT_REPORT_DCM)
+    for group in document.content.get_image_measurement_groups():
+        region = str(group.tracking_identifier)
+        shares = report["patterns"]["regions"][region]["pattern_percent"]
+        values = {measurement.name.meaning: measurement.value for measurement in group.get_measurements()}
+        for pattern, percent in shares.items():
+            assert values[f"Lung volume share of {pattern}"] == pytest.approx(percent)
+        laa = report["quantification"]["regions"][region]["laa950_percent"]
+        assert values["Lung volume below -950 HU"] == pytest.approx(laa)
+    for name in DICOM_OUTPUTS:
+        errors, _ = validator_errors(study / name)
+        assert errors == [], name

@@ -53,6 +53,11 @@ def test_dicom_nifti_and_zip_give_the_same_volume(mixed_study, reference, tmp_pa
     zipped = read_study(archive)
     np.testing.assert_array_equal(zipped.hounsfield, reference.hounsfield)
     assert zipped.source == "zip"
+    # DICOM results need the source instances: a zip keeps them (read before its folder goes), NIfTI has none.
+    assert [header.SOPInstanceUID for header in zipped.source_series.headers] == [
+        header.SOPInstanceUID for header in reference.source_series.headers
+    ]
+    assert nifti.source_series is None
 
 
 def test_slices_are_sorted_along_the_normal_not_by_instance_number(reference):
