@@ -32,21 +32,25 @@ def can_analyse(server: ServerChoice) -> bool:
     return True
 
 
-def analyse_with_progress(series: Path, workspace: Path, name: str, server: ServerChoice) -> StudyResult:
-    """Analyse ``series`` through the chosen model, drawing the progress as it goes."""
-    bar = st.progress(0.0, text="Reading the series, finding the lungs and measuring them...")
+def progress_bar(text: str) -> Callable[[int, int], None]:
+    """Draw a progress bar; return the callback that moves it as lung regions are classified."""
+    bar = st.progress(0.0, text=text)
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Classifying lung regions through Triton: {done} of {total}")
 
+    return progress
+
+
+def analyse_with_progress(series: Path, workspace: Path, name: str, server: ServerChoice) -> StudyResult:
+    """Analyse ``series`` through the chosen model, drawing the progress as it goes."""
+    progress = progress_bar("Reading the series, finding the lungs and measuring them...")
     assert server.info is not None  # can_analyse() came first
-    result = run_study_analysis(series, workspace, name, classifier_for(server), server.info.name, progress)
-    bar.progress(1.0, text=f"Analysed {result.report['tiles']['count']} lung regions.")
-    return result
+    return run_study_analysis(series, workspace, name, classifier_for(server), server.info.name, progress)
 
 
-def run_into_slot(slot: str, work: Callable[[], tuple[StudyResult, list[str]]]) -> None:
-    """Run ``work`` (returning the result and notes); keep the result or the error, then redraw."""
+def run_into_slot(slot: str, work: Callable[[], tuple[StudyResult | None, list[str]]]) -> None:
+    """Run ``work`` (returning the result, or None, and notes); keep them or the error, then redraw."""
     state = st.session_state
     try:
         result, notes = work()

@@ -9,19 +9,24 @@ date (`pacs.study_list` says what it shows and why).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from client.server_panel import ServerChoice
+from analysis.from_pacs import ALREADY_ANALYSED, analyse_pacs_study
+from analysis.settings import AnalysisSettings
+from analysis.study_analysis import analyse_study
+from client.server_panel import ServerChoice, classifier_for
 from imaging.errors import EmphysemaError
 from pacs.credentials import PASSWORD_VARIABLE, USER_VARIABLE, Credentials, load_credentials
-from pacs.dicomweb import connect, fetch_series, list_series
+from pacs.dicomweb import connect
 from pacs.errors import PacsError
 from pacs.study_list import StudyListing, list_study_page
-from web.analysis_panel import analyse_with_progress, can_analyse, run_into_slot, show_slot
-from web.study_run import private_workspace
+from web.analysis_panel import can_analyse, progress_bar, run_into_slot, show_slot
+from web.study_run import RESULT_FOLDER, StudyResult, collect_result, private_workspace, read_result_files
 
 SLOT = "pacs"
 PACS_URL_VARIABLE = "EMPHYSEMA_PACS_URL"
@@ -53,20 +58,48 @@ def study_name(listing: StudyListing) -> str:
     return "PACS study " + ", ".join(part for part in parts if part)
 
 
-def fetch_and_analyse(url: str, credentials: Credentials, listing: StudyListing, server: ServerChoice):
-    """Fetch the study's CT series (WADO-RS) into a private folder and analyse it."""
-    client = connect(url, credentials)
-    series = [uid for uid, modality in list_series(client, listing.study_uid) if modality == "CT"]
-    if not series:
-        raise PacsError("the study holds no CT series")
-    if len(series) > 1:
-        raise PacsError(f"the study holds {len(series)} CT series; the page analyses studies with one")
+def fetch_and_analyse(
+    url: str, credentials: Credentials, listing: StudyListing, server: ServerChoice, force: bool
+) -> tuple[StudyResult | None, list[str]]:
+    """Analyse the study as `emphysema analyze --dicomweb` does, results stored back; keep them here too.
+
+    `analysis.from_pacs` chooses the CT series, waits until it is complete, fetches it into a
+    private folder, analyses it and stores the DICOM SEG, SR and PDF into the study; the analysis
+    it runs here draws the progress and reads the analysed slices while the series exists.
+    """
+    assert server.info is not None  # can_analyse() came first
+    classifier, model, settings = classifier_for(server), server.info.name, AnalysisSettings()
+    kept: dict[str, StudyResult] = {}
+    progress = progress_bar("Finding the CT series, waiting until it is complete, fetching it...")
+
+    def analyse(series: Path, destination: Path) -> dict:
+        report = analyse_study(series, destination, classifier, model, settings, True, progress)
+        kept["result"] = collect_result(study_name(listing), report, series, destination)
+        return report
+
     with private_workspace() as workspace:
-        folder = workspace / "pacs-series"
-        with st.spinner("Fetching the series from the PACS..."):
-            count = fetch_series(client, listing.study_uid, series[0], folder)
-        result = analyse_with_progress(folder, workspace, study_name(listing), server)
-    return result, [f"{count} images fetched from the PACS."]
+        destination = workspace / RESULT_FOLDER
+        outcome = analyse_pacs_study(
+            connect(url, credentials),
+            listing.study_uid,
+            classifier,
+            model,
+            settings,
+            destination,
+            True,
+            force=force,
+            analyse=analyse,
+        )
+        if outcome.status == ALREADY_ANALYSED:
+            return None, [
+                f"The PACS already holds the results of {model} for this study (SEG, SR and PDF beside "
+                'the CT). Tick "Analyse again" to see them here; the PACS keeps one copy.'
+            ]
+        result = dataclasses.replace(kept["result"], files=read_result_files(destination))
+    return result, [
+        f"Analysed the CT series ({outcome.instances} images); stored {outcome.stored} result "
+        "instances (DICOM SEG, SR and PDF) in the PACS beside the study."
+    ]
 
 
 def _page_buttons(state, more: bool) -> None:
@@ -112,9 +145,10 @@ def show_pacs_page(server: ServerChoice) -> None:
             ),
             key=f"pacs_study_{state.pacs_page}",
         )
+        force = st.checkbox("Analyse again even if its results are in the PACS", key="pacs_force")
         ready = can_analyse(server)
         if st.button("Analyse the study", type="primary", disabled=not ready):
             listing = listings[chosen]
-            run_into_slot(SLOT, lambda: fetch_and_analyse(url, credentials, listing, server))
+            run_into_slot(SLOT, lambda: fetch_and_analyse(url, credentials, listing, server, force))
     _page_buttons(state, more)
     show_slot(SLOT)

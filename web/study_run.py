@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.output_files import PATTERN_MAP_NPZ
 from analysis.settings import AnalysisSettings
-from analysis.study_analysis import MAP_NAME, analyse_study
+from analysis.study_analysis import analyse_study
 from client.triton import TritonClassifier
 from study.reader import read_study
 
@@ -70,7 +71,7 @@ def read_result_files(folder: Path) -> dict[str, bytes]:
 def collect_result(name: str, report: dict, series: Path, destination: Path) -> StudyResult:
     """Read what the analysis of ``series`` wrote into ``destination`` and its analysed slices into memory."""
     files = read_result_files(destination)
-    with np.load(destination / MAP_NAME) as saved:
+    with np.load(destination / PATTERN_MAP_NPZ) as saved:
         labels, analysed = saved["labels"], saved["analysed_slices"]
     volume = read_study(series)  # the same canonical orientation as the map
     numbers = tuple(int(index) for index in analysed)

@@ -15,8 +15,8 @@ import pandas as pd
 import streamlit as st
 from PIL import Image, ImageDraw
 
+from analysis.output_files import DISCLAIMER
 from analysis.overlay import PATTERN_COLOURS, overlay_slice
-from analysis.study_analysis import DISCLAIMER
 from imaging.contract import CLASS_NAMES
 from imaging.hounsfield import hounsfield_window
 from web.study_run import StudyResult

@@ -8,7 +8,7 @@ import pydicom
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pacs.dicomweb import connect, store_folder
+from pacs.dicomweb import connect, list_series, store_folder
 from pacs.study_list import list_study_page
 
 pytestmark = [pytest.mark.pacs, pytest.mark.triton]
@@ -69,13 +69,32 @@ def test_the_pacs_page_lists_analyses_and_shows_the_result(monkeypatch, pacs, st
 
     row = list(table["description"]).index(stored_study.StudyDescription)
     app.selectbox(key="pacs_study_0").set_value(row).run()
-    next(button for button in app.button if button.label == "Analyse the study").click().run()
-    assert not app.exception, app.exception
+    app.checkbox(key="pacs_force").check().run()  # another test may have analysed it already
+    _analyse(app)
     assert [error.value for error in app.error] == []
     result = app.session_state["pacs_result"]
     assert result.report["tiles"]["count"] > 0 and "report.json" in result.files
     assert app.subheader[0].value.startswith("Study analysis: PACS study ")
+    assert any(note.value.startswith("Analysed the CT series (") for note in app.info)
+    # The results are stored back beside the CT, and their files offered for download here.
+    client = connect(pacs.settings.dicomweb_url, pacs.credentials)
+    modalities = sorted(modality for _, modality in list_series(client, stored_study.StudyInstanceUID))
+    assert {"SEG", "SR"} <= set(modalities) and modalities.count("CT") == 1
+    assert any(name.endswith(".dcm") for name in result.files)
     assert pacs.credentials.password.encode() not in pickle.dumps(app.session_state.to_dict())
+    # Analysed again without "again": the PACS holds the results, nothing is redone or duplicated.
+    app.checkbox(key="pacs_force").uncheck().run()
+    _analyse(app)
+    assert any("already holds the results" in note.value for note in app.info)
+    assert app.session_state["pacs_result"] is None
+    assert (
+        sorted(modality for _, modality in list_series(client, stored_study.StudyInstanceUID)) == modalities
+    )
+
+
+def _analyse(app: AppTest) -> None:
+    next(button for button in app.button if button.label == "Analyse the study").click().run()
+    assert not app.exception, app.exception
 
 
 def test_a_wrong_password_is_one_clear_message(monkeypatch, pacs, stored_study, triton_server):
