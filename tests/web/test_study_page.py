@@ -15,6 +15,7 @@ import tempfile
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analysis.output_files import DICOM_OUTPUTS, OVERLAY_PNG, PATTERN_MAP_NPZ, REPORT_JSON, REPORT_PDF
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
 from client.settings import TritonSettings
@@ -77,7 +78,9 @@ def test_a_phantom_study_is_analysed_and_the_page_shows_what_analyze_reports(
     assert result.report["patterns"] == reference["patterns"]
     assert result.report["quantification"]["regions"] == reference["quantification"]["regions"]
     assert json.loads(result.files["report.json"])["patterns"] == reference["patterns"]
-    assert {"report.json", "overlay.png", "pattern_map.npz"} <= set(result.files)
+    # Every file `analyze` writes for a DICOM study, whatever it writes: the page lists the folder.
+    assert set(result.files) == {path.name for path in (tmp_path / "out").iterdir()}
+    assert {REPORT_JSON, REPORT_PDF, OVERLAY_PNG, PATTERN_MAP_NPZ, *DICOM_OUTPUTS} <= set(result.files)
     assert app.subheader[0].value == "Study analysis: phantom PLE severe (seed 3)"
     # The quantification table shows the report's own figures, region by region.
     table = app.dataframe[0].value.set_index("region")
