@@ -18,6 +18,12 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+@pytest.fixture(scope="module")
+def pacs(module_pacs):
+    """This module's own Orthanc: its tests store results into the study, which others expect bare."""
+    return module_pacs
+
+
 @pytest.fixture
 def served_web_app(monkeypatch, pacs, triton_server):
     # The app reads the PACS address and credentials from its environment, as `emphysema app` does.

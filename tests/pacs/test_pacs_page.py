@@ -15,6 +15,12 @@ pytestmark = [pytest.mark.pacs, pytest.mark.triton]
 
 
 @pytest.fixture(scope="module")
+def pacs(module_pacs):
+    """This module's own Orthanc: its tests store results into the study, which others expect bare."""
+    return module_pacs
+
+
+@pytest.fixture(scope="module")
 def stored_study(pacs, synthetic_study) -> pydicom.Dataset:
     """The synthetic study in the PACS; returns one of its headers (what the PACS knows of the patient)."""
     store_folder(connect(pacs.settings.dicomweb_url, pacs.credentials), synthetic_study)
