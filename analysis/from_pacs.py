@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from dicomweb_client.api import DICOMwebClient
@@ -80,6 +81,7 @@ def analyse_pacs_study(
     quiet: bool,
     force: bool = False,
     arrival: ArrivalSettings = DEFAULT_ARRIVAL,
+    analyse: Callable[[Path, Path], dict] | None = None,
 ) -> PacsAnalysis:
     """Analyse the study ``study_uid`` of the PACS behind ``client`` and store its DICOM results back.
 
@@ -88,7 +90,9 @@ def analyse_pacs_study(
     model, version and settings are all in the PACS already is not analysed again
     (``status == "already analysed"``, nothing written). Any failure leaves ``destination`` absent
     and nothing new in the PACS but whole result instances (deterministic UIDs: a rerun completes
-    the set without duplicates).
+    the set without duplicates). ``analyse(fetched_series, destination)``, when given, runs the
+    analysis instead of :func:`analyse_study` with these arguments (the web page's shows its
+    progress and keeps the fetched slices while they exist) and returns the report.
     """
     source = choose_ct_series(describe_series(client, study_uid))
     info = classifier.model_info(model)  # an unreachable Triton or an unknown model stops here
@@ -104,7 +108,10 @@ def analyse_pacs_study(
                 f"the PACS listed {count} instances of the CT series but sent {received}; "
                 "it may still be arriving: try again once it is complete"
             )
-        report = analyse_study(fetched, destination, classifier, model, settings, quiet)
+        if analyse is None:
+            report = analyse_study(fetched, destination, classifier, model, settings, quiet)
+        else:
+            report = analyse(fetched, destination)
     try:
         if count_instances(client, study_uid, source.series_uid) != count:
             raise PacsError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -64,8 +65,13 @@ def build_pattern_map(
     classifier: TritonClassifier,
     info: ModelInfo,
     quiet: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PatternMap:
-    """Tile the lung slices, classify every tile once through Triton and return the pattern map."""
+    """Tile the lung slices, classify every tile once through Triton and return the pattern map.
+
+    ``progress(done, total)`` is called with 0 before the first request and after every chunk
+    (the web page draws its progress bar with it).
+    """
     started = time.perf_counter()
     side, cell = pixels_for(field_of_view_mm, spacing_mm), pixels_for(stride_mm, spacing_mm)
     slices = lung_slices(lungs, slice_step)
@@ -79,7 +85,9 @@ def build_pattern_map(
     tile_labels = np.zeros(len(tile_slices), dtype=np.uint8)
     group = info.max_batch_size * max(classifier.settings.concurrency, 1)
     inference = 0.0
-    with tqdm(total=len(tile_slices), desc="Classifying tiles", unit="tile", disable=quiet) as progress:
+    if progress is not None:
+        progress(0, len(tile_slices))
+    with tqdm(total=len(tile_slices), desc="Classifying tiles", unit="tile", disable=quiet) as bar:
         for start in range(0, len(tile_slices), group):
             chunk = slice(start, start + group)
             crops = np.concatenate(
@@ -94,7 +102,9 @@ def build_pattern_map(
             predictions = classifier.classify(images, info.name)
             inference += time.perf_counter() - before
             tile_labels[chunk] = [CLASS_NAMES.index(prediction.label) + 1 for prediction in predictions]
-            progress.update(len(images))
+            bar.update(len(images))
+            if progress is not None:
+                progress(bar.n, len(tile_slices))
     painting = time.perf_counter()
     labels = paint(lungs, slices, cells, tile_labels, cell)
     ended = time.perf_counter()

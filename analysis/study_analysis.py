@@ -12,6 +12,7 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,12 @@ def analyse_study(
     model: str,
     settings: AnalysisSettings,
     quiet: bool,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Analyse the study at ``path`` into the new folder ``destination``; return its report."""
+    """Analyse the study at ``path`` into the new folder ``destination``; return its report.
+
+    ``progress(done, total)`` follows the tiles classified (see :func:`build_pattern_map`).
+    """
     started = time.perf_counter()
     info = classifier.model_info(model)
     volume = read_study(path)
@@ -60,6 +65,7 @@ def analyse_study(
         classifier,
         info,
         quiet,
+        progress,
     )
     mapped = time.perf_counter()
     patterns = summarise(pattern_map.labels, masks.labels, settings.predominance_points)

@@ -42,12 +42,15 @@ class AppSettings:
         address: the address it binds to; loopback unless the user deliberately opens it.
         triton_url: the Triton gRPC address the app uses by default.
         allowed_hosts: Host headers accepted on the app's WebSocket (empty: Streamlit accepts any).
+        script: the Streamlit script to serve; `emphysema app` serves the whole web app
+            (``web/app.py``, chosen by the layer above), this layer's default is the single-slice page.
     """
 
     port: int = 8501
     address: str = "127.0.0.1"
     triton_url: str = TritonSettings().url
     allowed_hosts: tuple[str, ...] = ()
+    script: Path = APP_SCRIPT
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
@@ -77,7 +80,7 @@ def streamlit_command(settings: AppSettings) -> list[str]:
         "-m",
         "streamlit",
         "run",
-        str(APP_SCRIPT),
+        str(settings.script),
         "--server.port",
         str(settings.port),
         "--server.address",
@@ -183,8 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `emphysema app` until interrupted; return the app's exit status (0 after a stop signal)."""
+def main(argv: Sequence[str] | None = None, script: Path = APP_SCRIPT) -> int:
+    """Run `emphysema app` until interrupted; return the app's exit status (0 after a stop signal).
+
+    Args:
+        argv: the command line after `app`.
+        script: the Streamlit script to serve (`web.launch` passes the whole web app).
+    """
     parser = build_parser()
     arguments, unknown = parser.parse_known_args(argv)
     if arguments.serve and len(unknown) == 1 and not unknown[0].startswith("-"):  # the old `--serve DIR`
@@ -195,14 +203,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--repository needs --serve (or --url for a Triton already running)")
     with stop_on_signals():
         try:
-            return _serve_and_run(arguments)
+            return _serve_and_run(arguments, script)
         except KeyboardInterrupt:  # a stop signal while Triton was starting: it was stopped on the way out
             return 0
 
 
-def _serve_and_run(arguments: argparse.Namespace) -> int:
+def _serve_and_run(arguments: argparse.Namespace, script: Path) -> int:
     if not arguments.serve:
-        return run_app(arguments.port, arguments.address, arguments.url)
+        return run_app(arguments.port, arguments.address, arguments.url, script)
     repository = arguments.repository or Path(DEFAULT_REPOSITORY)
     # The embedded server lives in `deploy` (the `serve` extra), so it is imported only when asked for.
     from deploy.embedded import EmbeddedTriton
@@ -215,16 +223,16 @@ def _serve_and_run(arguments: argparse.Namespace) -> int:
     try:
         with EmbeddedTriton(repository, settings) as server:
             print(f"Triton is serving {repository} at {server.grpc_url}", flush=True)
-            return run_app(arguments.port, arguments.address, server.grpc_url)
+            return run_app(arguments.port, arguments.address, server.grpc_url, script)
     except (ServeError, ValueError) as error:
         print(f"emphysema app: {error}", file=sys.stderr)
         return 2
 
 
-def run_app(port: int, address: str, triton_url: str) -> int:
+def run_app(port: int, address: str, triton_url: str, script: Path = APP_SCRIPT) -> int:
     """Serve the app in the foreground until it exits or Ctrl-C; return its exit status."""
     try:
-        settings = AppSettings(port=port, address=address, triton_url=triton_url)
+        settings = AppSettings(port=port, address=address, triton_url=triton_url, script=script)
         process = start_app(settings)
     except (ValueError, FileNotFoundError) as error:
         print(f"emphysema app: {error}", file=sys.stderr)

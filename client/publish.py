@@ -10,6 +10,7 @@ says so. Only the web app's port is tunnelled, never Triton's. The ngrok token c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import socket
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from pyngrok import conf, ngrok
 from pyngrok.exception import PyngrokError, PyngrokNgrokInstallError
 
-from client.launch import AppSettings, start_app, stop_app, wait_until_serving
+from client.launch import APP_SCRIPT, AppSettings, start_app, stop_app, wait_until_serving
 from client.triton import TritonSettings
 from emphysema.lifetime import child_pids, release_guardian, start_guardian, stop_on_signals
 from imaging.errors import EmphysemaError
@@ -182,21 +183,22 @@ def _tunnel_failure_message(error: PyngrokError, settings: AppSettings) -> str:
     return f"emphysema publish: {reason}. The app keeps running locally at {settings.local_url}."
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, script: Path = APP_SCRIPT) -> int:
     """Run `emphysema publish` until interrupted; 0 when published, 1 when only served locally, 2 refused.
 
-    Ctrl-C, SIGTERM and SIGHUP stop the app and the tunnel.
+    Ctrl-C, SIGTERM and SIGHUP stop the app and the tunnel. ``script`` is the Streamlit script to
+    publish (`web.publish` passes the whole web app).
     """
     arguments = build_parser().parse_args(argv)
     with stop_on_signals():
         try:
-            return _publish(arguments)
+            return _publish(arguments, script)
         except KeyboardInterrupt:  # a stop signal before the app was serving
             ngrok.kill()
             return 1
 
 
-def _publish(arguments: argparse.Namespace) -> int:
+def _publish(arguments: argparse.Namespace, script: Path) -> int:
     token = os.environ.get(TOKEN_VARIABLE, "")
     try:
         policy = choose_traffic_policy(arguments.traffic_policy, arguments.no_auth, os.environ)
@@ -206,7 +208,7 @@ def _publish(arguments: argparse.Namespace) -> int:
                 f"set {TOKEN_VARIABLE} to your ngrok authtoken "
                 "(https://dashboard.ngrok.com/get-started/your-authtoken)"
             )
-        settings = AppSettings(port=arguments.port, triton_url=arguments.url)
+        settings = AppSettings(port=arguments.port, triton_url=arguments.url, script=script)
         check_port_free(settings.port, settings.address)
     except (PublishError, ValueError) as error:
         print(f"emphysema publish: {error}", file=sys.stderr)
@@ -224,7 +226,7 @@ def _publish(arguments: argparse.Namespace) -> int:
         print(_tunnel_failure_message(error, settings), file=sys.stderr)
     # The app only accepts its own Host names (DNS-rebinding protection) once the tunnel's is known.
     hosts = (urlsplit(public_url).hostname or "", "localhost", "127.0.0.1") if public_url else ()
-    settings = AppSettings(port=settings.port, triton_url=settings.triton_url, allowed_hosts=hosts)
+    settings = dataclasses.replace(settings, allowed_hosts=hosts)
     process = start_app(settings)
     # The app dies with this process by itself (parent-death signal); the ngrok agent pyngrok
     # started cannot be told to, so a guardian stops it (and the app) if this process is killed.

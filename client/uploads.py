@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import warnings
 
+from pydicom.dataset import Dataset
+
 from client.deidentify import deidentify
 from imaging.errors import ScanReadError
 from imaging.formats import DICOM, sniff_format
@@ -42,19 +44,45 @@ def read_upload(
     Raises:
         ScanReadError: too large, not an accepted format, or not decodable; the message names the file.
     """
+    _check_size(data, name, maximum_bytes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if sniff_format(data, name) != DICOM:
+            return read_scan(data, name)
+        return scan_from_dicom_dataset(_deidentified(data, name, uid_salt), name)
+
+
+def read_deidentified_dicom(
+    data: bytes, name: str, uid_salt: bytes | None = None, maximum_bytes: int = MAXIMUM_UPLOAD_BYTES
+) -> Dataset:
+    """Parse one uploaded DICOM file and de-identify it (PS3.15 basic profile) before anything reads it.
+
+    The study page writes the returned dataset, never the upload, to the series it analyses.
+
+    Raises:
+        ScanReadError: too large, not DICOM, or not parsable or de-identifiable; the message names the file.
+    """
+    _check_size(data, name, maximum_bytes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if sniff_format(data, name) != DICOM:
+            raise ScanReadError(name, "not a DICOM file (a series is uploaded as DICOM files or one .zip)")
+        return _deidentified(data, name, uid_salt)
+
+
+def _check_size(data: bytes, name: str, maximum_bytes: int) -> None:
     if len(data) > maximum_bytes:
         raise ScanReadError(
             name,
             f"the file is {len(data) / 2**20:.1f} MiB; the limit is {maximum_bytes / 2**20:.0f} MiB per file",
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if sniff_format(data, name) != DICOM:
-            return read_scan(data, name)
-        dataset = read_dicom_dataset(data, name)
-        try:
-            deidentify(dataset, uid_salt)
-        except Exception as error:  # a malformed element can fail anywhere inside pydicom
-            reason = f"the DICOM header cannot be de-identified ({type(error).__name__}); not used"
-            raise ScanReadError(name, reason) from None
-        return scan_from_dicom_dataset(dataset, name)
+
+
+def _deidentified(data: bytes, name: str, uid_salt: bytes | None) -> Dataset:
+    dataset = read_dicom_dataset(data, name)
+    try:
+        deidentify(dataset, uid_salt)
+    except Exception as error:  # a malformed element can fail anywhere inside pydicom
+        reason = f"the DICOM header cannot be de-identified ({type(error).__name__}); not used"
+        raise ScanReadError(name, reason) from None
+    return dataset

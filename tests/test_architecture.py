@@ -46,6 +46,8 @@ ALLOWED: dict[str, set[str]] = {
     # fetched from a PACS and results stored back through pacs (a layer below analysis).
     # `watch` is a long-running launcher: emphysema.lifetime turns its stop signals into a clean stop.
     "analysis": {"imaging", "study", "client", "pacs", "emphysema.lifetime"},
+    # The web app's pages: single slices (client), studies (analysis) and the PACS view (pacs) on top.
+    "web": {"imaging", "study", "client", "analysis", "pacs"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.
     "emphysema": {"imaging"},
 }
