@@ -125,7 +125,7 @@ def run_study_bench(settings: StudyBenchSettings, command: str, quiet: bool = Fa
         "settings": settings.to_dict(),
         "environment": {
             "cpu": cpu_facts(),
-            "load_average_at_start": load_average(),
+            "load_average_at_start": list(load_average() or []),
             "nice": os.nice(0),
             "packages": package_versions(RECORDED_PACKAGES),
             "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -137,6 +137,6 @@ def run_study_bench(settings: StudyBenchSettings, command: str, quiet: bool = Fa
         results["study"] = generate_study(settings, work / "study")
         with triton_url(settings, work) as (url, served_by):
             results.update(measure_study(settings, url, served_by, work, step))
-    results["environment"]["load_average_at_end"] = load_average()
+    results["environment"]["load_average_at_end"] = list(load_average() or [])
     results["duration_seconds"] = round(time.perf_counter() - started, 1)
     return results

@@ -14,6 +14,7 @@ from analysis.pattern_map import PatternMap
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import study_report, write_analysis
 from analysis.study_outputs import dicom_outputs
+from analysis.summary import summarise
 from client.contract import ModelInfo
 from study.quantify import quantify
 from study.volume import Volume
@@ -49,7 +50,8 @@ def analyse_without_triton(volume: Volume, destination: Path, settings: Analysis
     labels = labels_from_hounsfield(volume.hounsfield)
     pattern_map = PatternMap(labels, tuple(range(volume.shape[0])), tiles=0, tile_side_px=0, cell_px=0)
     field = FieldOfView(MODEL.field_of_view_mm, "model")
-    report = study_report(destination.name, MODEL, field, settings, pattern_map, masks.labels, quantification)
+    patterns = summarise(labels, masks.labels, settings.predominance_points)
+    report = study_report(destination.name, MODEL, field, settings, pattern_map, patterns, quantification)
     report["dicom"] = dicom_outputs(volume, report, settings)
     write_analysis(destination, report, volume, masks.labels, pattern_map, settings, {})
     return report
