@@ -40,13 +40,13 @@ from analysis.tiles import (
     resample_hounsfield,
     tile_slice,
 )
-from imaging.contract import CLASS_NAMES
+from imaging.contract import CLASS_NAMES, ROI_DATASET_SETTINGS
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
 from imaging.phantom.files import encode_png
 from imaging.staging import check_output_folder, staged_folder
 from study.reader import read_study
 
-SETTINGS_NAME = "roi_dataset_settings.json"
+SETTINGS_NAME = ROI_DATASET_SETTINGS
 ROI_COLUMNS = ("path", "study", "slice", "top", "left", "side_px", "lung_share", "emphysema_share")
 
 
