@@ -4,6 +4,8 @@ Tiles stream in chunks of the model's ``max_batch_size`` times the client's conc
 full-size study (tens of thousands of tiles) never holds more than one chunk of model inputs.
 Each tile paints its cell, intersected with the lung mask: the map is 0 outside the lungs and
 on slices not analysed, else 1 NT, 2 CLE, 3 PSE, 4 PLE (the contract's class order plus one).
+Tiles with less lung than ``minimum_lung_share`` are not classified: their cells take the
+nearest classified tile's label (``analysis.edge_tiles``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
+from analysis.edge_tiles import fill_from_nearest, paint, tile_lung_shares
 from analysis.tiles import AIR_HU, Tile, crop, lung_slices, model_input, pixels_for, tile_slice
 from client.contract import ModelInfo
 from client.triton import TritonClassifier
@@ -22,18 +25,74 @@ from imaging.contract import CLASS_NAMES
 
 @dataclasses.dataclass(frozen=True)
 class PatternMap:
-    """The map, the slices it covers and how it was made."""
+    """The map, the slices it covers and how it was made.
+
+    Attributes:
+        labels: uint8, the volume's shape: 0 outside the lungs and unlabelled, else 1..4.
+        analysed_slices: the slice indices tiled.
+        tiles: tiles classified through the model (one inference each).
+        tile_side_px: the side of a tile's window in the study's pixels.
+        cell_px: the side of the cell each tile labels.
+        grid: every tile of the analysed slices, classified or not.
+        grid_labels: each grid tile's label (1..4; 0 when its slice had no classified tile).
+        classified: which grid tiles went through the model (the others took a neighbour's label).
+    """
 
     labels: np.ndarray
     analysed_slices: tuple[int, ...]
     tiles: int
     tile_side_px: int
     cell_px: int
+    grid: tuple[Tile, ...] = ()
+    grid_labels: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
+    classified: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def filled_tiles(self) -> int:
+        """Grid tiles labelled from a neighbour (too little lung to classify)."""
+        return int((~self.classified).sum())
 
 
 def _chunks(tiles: list[Tile], size: int) -> Iterator[list[Tile]]:
     for start in range(0, len(tiles), size):
         yield tiles[start : start + size]
+
+
+@dataclasses.dataclass(frozen=True)
+class TilePlan:
+    """The tiles of a study: every grid tile of the analysed slices, and which ones to classify."""
+
+    slices: tuple[int, ...]
+    grid: tuple[Tile, ...]
+    side: int
+    cell: int
+    classified: np.ndarray
+
+
+def plan_tiles(
+    lungs: np.ndarray,
+    spacing_mm: float,
+    field_of_view_mm: float,
+    stride_mm: float,
+    slice_step: int,
+    minimum_lung_share: float = 0.0,
+) -> TilePlan:
+    """Return the tiles of every ``slice_step``-th lung slice; those with enough lung are to classify."""
+    side, cell = pixels_for(field_of_view_mm, spacing_mm), pixels_for(stride_mm, spacing_mm)
+    slices = lung_slices(lungs, slice_step)
+    grid = tuple(tile for index in slices for tile in tile_slice(lungs[index] > 0, index, cell, side))
+    classified = tile_lung_shares(lungs, grid, side) >= minimum_lung_share
+    return TilePlan(tuple(slices), grid, side, cell, classified)
+
+
+def assemble_pattern_map(plan: TilePlan, lungs: np.ndarray, own_labels: np.ndarray) -> PatternMap:
+    """Return the map from the classified tiles' labels (1..4; others ignored), edge cells filled."""
+    grid_labels = fill_from_nearest(plan.grid, own_labels, plan.classified)
+    labels = paint(lungs.shape, lungs, plan.grid, grid_labels)
+    count = int(plan.classified.sum())
+    return PatternMap(
+        labels, plan.slices, count, plan.side, plan.cell, plan.grid, grid_labels, plan.classified
+    )
 
 
 def build_pattern_map(
@@ -46,27 +105,30 @@ def build_pattern_map(
     classifier: TritonClassifier,
     info: ModelInfo,
     quiet: bool = False,
+    minimum_lung_share: float = 0.0,
 ) -> PatternMap:
-    """Tile the lung slices, classify every tile once through Triton and return the pattern map."""
-    side, cell = pixels_for(field_of_view_mm, spacing_mm), pixels_for(stride_mm, spacing_mm)
-    slices = lung_slices(lungs, slice_step)
-    tiles = [tile for index in slices for tile in tile_slice(lungs[index] > 0, index, cell, side)]
-    labels = np.zeros(lungs.shape, dtype=np.uint8)
+    """Tile the lung slices, classify every tile with enough lung once through Triton, paint the map."""
+    plan = plan_tiles(lungs, spacing_mm, field_of_view_mm, stride_mm, slice_step, minimum_lung_share)
+    to_classify = [tile for tile, chosen in zip(plan.grid, plan.classified, strict=True) if chosen]
+    own_labels = np.zeros(len(plan.grid), dtype=np.uint8)
+    positions = np.flatnonzero(plan.classified)
     group = info.max_batch_size * max(classifier.settings.concurrency, 1)
-    with tqdm(total=len(tiles), desc="Classifying tiles", unit="tile", disable=quiet) as progress:
-        for chunk in _chunks(tiles, group):
+    done = 0
+    with tqdm(total=len(to_classify), desc="Classifying tiles", unit="tile", disable=quiet) as progress:
+        for chunk in _chunks(to_classify, group):
             images = np.stack(
                 [
                     model_input(
-                        crop(hounsfield[tile.slice_index], tile.top, tile.left, side, AIR_HU), info.image_size
+                        crop(hounsfield[tile.slice_index], tile.top, tile.left, plan.side, AIR_HU),
+                        info.image_size,
                     )
                     for tile in chunk
                 ]
             )
             predictions = classifier.classify(images, info.name)
-            for tile, prediction in zip(chunk, predictions, strict=True):
-                cell_lung = lungs[tile.slice_index, tile.rows, tile.columns] > 0
-                label = CLASS_NAMES.index(prediction.label) + 1
-                labels[tile.slice_index, tile.rows, tile.columns][cell_lung] = label
+            own_labels[positions[done : done + len(chunk)]] = [
+                CLASS_NAMES.index(prediction.label) + 1 for prediction in predictions
+            ]
+            done += len(chunk)
             progress.update(len(chunk))
-    return PatternMap(labels, tuple(slices), len(tiles), side, cell)
+    return assemble_pattern_map(plan, lungs, own_labels)

@@ -88,6 +88,10 @@ class AnalysisSettings:
         predominance_points: upper-zone emphysema share must exceed the lower zone's by this many
             points (or the reverse) to call a zone predominance; else ``none``.
         overlay_slices: slices in the overlay montage.
+        minimum_lung_share: a region model (one with a field of view) classifies only tiles with
+            at least this share of lung, as its training ROIs had (``RoiSettings``); the cells of
+            edge tiles take the nearest classified tile's label. A slice-level model saw whole
+            slices, chest wall included, and classifies every tile.
     """
 
     stride_mm: float = 10.0
@@ -95,6 +99,7 @@ class AnalysisSettings:
     field_of_view_mm: float | None = None
     predominance_points: float = 5.0
     overlay_slices: int = 9
+    minimum_lung_share: float = RoiSettings.minimum_lung_share
 
     def __post_init__(self) -> None:
         _check_positive("the stride (mm)", self.stride_mm)
@@ -102,3 +107,5 @@ class AnalysisSettings:
         if self.field_of_view_mm is not None:
             _check_positive("the field of view (mm)", self.field_of_view_mm)
         _check_positive("the overlay slice count", self.overlay_slices)
+        if not 0 <= self.minimum_lung_share <= 1:
+            raise UsageError(f"the minimum lung share must be in [0, 1], got {self.minimum_lung_share}")

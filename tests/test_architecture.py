@@ -31,7 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     # The PACS: Orthanc's launcher and a DICOMweb client; study analysis from the PACS reads with study.
     "pacs": {"imaging", "study", "emphysema.lifetime"},
     # Study analysis: the study layer's volumes and masks, classified through the client.
-    "analysis": {"imaging", "study", "client"},
+    # analysis-eval's intervals reuse training's pure-numpy Wilson and bootstrap (no TensorFlow).
+    "analysis": {"imaging", "study", "client", "training.metrics", "training.bootstrap"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.
     "emphysema": {"imaging"},
 }
