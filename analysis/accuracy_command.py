@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from analysis.accuracy_summary import TARGETS, summarise_model
+from analysis.accuracy_summary import TARGETS, choose_best, summarise_model
 from analysis.accuracy_table import render_table
 from analysis.field_of_view import resolve_field_of_view
 from analysis.label_sources import find_labelled_studies, read_labelled_study
@@ -116,7 +116,7 @@ def evaluate(
                 {
                     "study": study.name,
                     "pattern": truth.get("pattern"),
-                    "severity": study.severity,
+                    "severity": study.severity or "none",
                     **record,
                     "voxel_truth_percent": truth.get("regions", {})
                     .get("WholeLung", {})
@@ -159,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for model in arguments.model
         ],
     }
+    document["best_model"] = choose_best(document["models"])
     with staged_folder(arguments.out) as staging:
         (staging / "accuracy.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         (staging / "accuracy.md").write_text(render_table(document), encoding="utf-8")
@@ -170,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"share error {overall['share_error_points']['value']} points, "
             f"dominant {overall['dominant_correct']['value']}"
         )
-    print(f"Wrote {arguments.out / 'accuracy.json'} and accuracy.md")
+    print(f"Best: {document['best_model']}. Wrote {arguments.out / 'accuracy.json'} and accuracy.md")
     return 0
 
 

@@ -21,7 +21,7 @@ TARGETS = {
     "dominant_correct_min": 0.90,
     "share_error_points_max": 5.0,
 }
-SEVERITY_ORDER = ("trace", "mild", "moderate", "severe")
+SEVERITY_ORDER = ("none", "trace", "mild", "moderate", "severe")
 BOOTSTRAP_SAMPLES = 2000
 
 
@@ -101,6 +101,26 @@ def summarise_model(records: list[dict]) -> dict:
         "confusion": confusion,
         "targets_met": met,
     }
+
+
+def choose_best(models: list[dict]) -> str:
+    """Return the best model's name (how the default ROI size is chosen).
+
+    Most targets met first, then ROI accuracy on moderate and severe studies, then the smaller
+    share error.
+    """
+
+    def rank(model: dict) -> tuple:
+        summary = model["summary"]
+        accuracy = summary["moderate_and_severe"]["roi_accuracy"]["value"] or 0.0
+        error = summary["overall"]["share_error_points"]["value"]
+        return (
+            -sum(summary["targets_met"].values()),
+            -accuracy,
+            error if error is not None else float("inf"),
+        )
+
+    return min(models, key=rank)["name"]
 
 
 def _severity_rank(severity: str | None) -> int:

@@ -79,6 +79,11 @@ def render_table(document: dict) -> str:
                 ]
             )
         )
+    lines += [
+        "",
+        f"Best (most targets met, then ROI accuracy on moderate + severe, then share error): "
+        f"**{document['best_model']}**.",
+    ]
     for model in document["models"]:
         summary = model["summary"]
         lines += [

@@ -127,7 +127,10 @@ def read_seg_labels(path: Path, volume: Volume) -> np.ndarray:
             f"{path.name} segments another series ({', '.join(sorted(referenced))}), not this study's"
         )
     values = segment_values(segmentation, path)
-    labels = segmentation.get_volume(combine_segments=True, relabel=False, skip_overlap_checks=False)
+    try:  # overlapping segments, or frames that do not form a volume, cannot be one label map
+        labels = segmentation.get_volume(combine_segments=True, relabel=False)
+    except (RuntimeError, ValueError) as error:
+        raise AnalysisError(f"{path.name}: its segments do not form one label volume ({error})") from error
     array = match_to_study(labels, volume, path, allow_padding=True)
     lookup = np.zeros(max(values, default=0) + 1, dtype=np.uint8)
     for number, value in values.items():

@@ -128,6 +128,7 @@ def test_the_table_is_rendered_from_the_document(study):
             "share_error_points_max": 5.0,
         },
         "models": [{"name": "roi20", "field_of_view_mm": 20.0, "summary": summary}],
+        "best_model": "roi20",
     }
     table = render_table(document)
     assert "| roi20 | 20 | 100.0 % (100.0–100.0) |" in table
