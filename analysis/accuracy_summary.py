@@ -106,21 +106,28 @@ def summarise_model(records: list[dict]) -> dict:
 def choose_best(models: list[dict]) -> str:
     """Return the best model's name (how the default ROI size is chosen).
 
-    Most targets met first, then ROI accuracy on moderate and severe studies, then the smaller
-    share error.
+    Most targets met first; then the best mean rank over the three targeted figures (ROI accuracy
+    on moderate and severe studies, dominant pattern right, share error), since any one of them
+    alone can tie within noise; then ROI accuracy on moderate and severe studies.
     """
 
-    def rank(model: dict) -> tuple:
+    def figures(model: dict) -> tuple[float, float, float]:
         summary = model["summary"]
         accuracy = summary["moderate_and_severe"]["roi_accuracy"]["value"] or 0.0
+        dominant = summary["overall"]["dominant_correct"]["value"] or 0.0
         error = summary["overall"]["share_error_points"]["value"]
-        return (
-            -sum(summary["targets_met"].values()),
-            -accuracy,
-            error if error is not None else float("inf"),
-        )
+        return accuracy, dominant, -(error if error is not None else float("inf"))
 
-    return min(models, key=rank)["name"]
+    scores = [figures(model) for model in models]
+
+    def mean_rank(index: int) -> float:
+        return sum(sum(other[figure] > scores[index][figure] for other in scores) for figure in range(3)) / 3
+
+    def rank(index: int) -> tuple:
+        met = sum(models[index]["summary"]["targets_met"].values())
+        return (-met, mean_rank(index), -scores[index][0])
+
+    return models[min(range(len(models)), key=rank)]["name"]
 
 
 def _severity_rank(severity: str | None) -> int:

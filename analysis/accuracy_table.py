@@ -81,7 +81,8 @@ def render_table(document: dict) -> str:
         )
     lines += [
         "",
-        f"Best (most targets met, then ROI accuracy on moderate + severe, then share error): "
+        "Best (most targets met, then the best mean rank over ROI accuracy on moderate + severe, "
+        f"dominant pattern and share error, then that ROI accuracy): "
         f"**{document['best_model']}**.",
     ]
     for model in document["models"]:
