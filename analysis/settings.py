@@ -6,12 +6,12 @@ import dataclasses
 
 from imaging.errors import UsageError
 
-# A 40 mm square holds several secondary lobules (10-25 mm) and still fits 4-6 times across a lung
-# slice. Measured: the best of 24, 40 and 56 mm on held-out phantom studies
-# (analysis/results/pattern_accuracy/; a test keeps this equal to that comparison's best).
-DEFAULT_ROI_MM = 40.0
-# 64 px over 40 mm is 0.625 mm a pixel: about the in-plane spacing of a chest CT, so a full-size
-# scan's ROI is barely resampled and a coarser one is upsampled.
+# Measured: the best of 24, 32, 40 and 56 mm ROI models on held-out phantom studies by the rule in
+# analysis.accuracy_summary.choose_best (analysis/results/pattern_accuracy/; a test keeps this equal
+# to that comparison's best). A 32 mm square holds a few secondary lobules (10-25 mm).
+DEFAULT_ROI_MM = 32.0
+# 64 px over 32 mm is 0.5 mm a pixel: finer than a chest CT's in-plane spacing, so a full-size
+# scan's ROI is upsampled a little and a coarser one more.
 DEFAULT_ROI_PIXELS = 64
 MINIMUM_ROI_PIXELS = 32
 

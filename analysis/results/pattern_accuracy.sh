@@ -36,7 +36,7 @@ for spec in CLE:severe CLE:severe CLE:severe CLE+PSE:severe PSE:severe CLE:moder
 done
 make_set "$WORK/heldout" 500   # never trained on: patient = study
 
-for mm in 24 40 56; do   # 32 mm: not trained, out of time on the shared cores
+for mm in 24 32 40 56; do
   # The same stride for every size, so each model learns from about as many ROI centres.
   $E roi-dataset "$WORK/train" --out "$WORK/rois$mm" --roi-mm $mm --stride-mm 32 --quiet
   # --test-fraction 0: a third part needs 3 patients per class and CLE has 2; the held-out
@@ -51,5 +51,5 @@ $E serve --repository "$WORK/repo" --grpc-port 18101 --http-port 18100 --metrics
 SERVE=$!
 until curl -sf localhost:18100/v2/health/ready; do sleep 2; done
 $E analysis-eval "$WORK/heldout" --out analysis/results/pattern_accuracy --overwrite \
-  --url 127.0.0.1:18101 --model roi24 roi40 roi56 --stride-mm 20 --slice-step 4 --quiet
+  --url 127.0.0.1:18101 --model roi24 roi32 roi40 roi56 --stride-mm 20 --slice-step 4 --quiet
 kill $SERVE
