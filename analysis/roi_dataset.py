@@ -1,8 +1,10 @@
 """`emphysema roi-dataset`: cut labelled square ROIs of a physical size from studies with a pattern map.
 
-Input: study folders as `emphysema synth-study` writes them (a DICOM series, ``labels.npz`` with a
-``pattern`` volume 0 outside the lungs, 1 NT, 2 CLE, 3 PSE, 4 PLE, and ``truth.json``), given one
-by one or as the folder holding them. Output (``DIR``), a data set `emphysema train` reads::
+Input: study folders holding a series and a pattern map (0 outside the lungs, 1 NT, 2 CLE, 3 PSE,
+4 PLE): the phantom's ``labels.npz`` (with ``truth.json``) as `emphysema synth-study` writes them,
+or a user's ``labels.nii.gz`` or DICOM SEG ``labels.dcm`` (``analysis.label_sources``), given one
+by one or as the folder holding them; or one study (DICOM folder, .zip, NIfTI) with ``--labels``.
+Output (``DIR``), a data set `emphysema train` reads::
 
     DIR/CLASS/STUDY_zSSS_rRRR_cCCC.png  16-bit, HU + 1024, the ROI resampled to roi_pixels square
     DIR/manifest.csv                    path,label,patient_id,severity (patient = study)
@@ -30,6 +32,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from analysis.errors import AnalysisError
+from analysis.label_sources import LABEL_FILES, find_labelled_studies, read_labelled_study
+from analysis.region_rule import pattern_counts, region_label
 from analysis.settings import DEFAULT_ROI_MM, DEFAULT_ROI_PIXELS, RoiSettings
 from analysis.tiles import (
     AIR_HU,
@@ -40,13 +44,13 @@ from analysis.tiles import (
     resample_hounsfield,
     tile_slice,
 )
-from imaging.contract import CLASS_NAMES
+from imaging.contract import CLASS_NAMES, ROI_DATASET_SETTINGS
+from imaging.errors import UsageError
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
 from imaging.phantom.files import encode_png
 from imaging.staging import check_output_folder, staged_folder
-from study.reader import read_study
 
-SETTINGS_NAME = "roi_dataset_settings.json"
+SETTINGS_NAME = ROI_DATASET_SETTINGS
 ROI_COLUMNS = ("path", "study", "slice", "top", "left", "side_px", "lung_share", "emphysema_share")
 
 
@@ -54,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the ``emphysema roi-dataset`` argument parser."""
     parser = argparse.ArgumentParser(prog="emphysema roi-dataset", description=__doc__.split("\n")[0])
     parser.add_argument("studies", nargs="+", type=Path, help="study folders, or a folder of them")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="the pattern map of the one STUDY: NIfTI or DICOM SEG (default: the study folder's "
+        + ", ".join(LABEL_FILES)
+        + ")",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or new)")
     parser.add_argument(
         "--roi-mm", type=float, default=DEFAULT_ROI_MM, help=f"ROI side in mm (default {DEFAULT_ROI_MM:g})"
@@ -78,63 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def find_labelled_studies(paths: Sequence[Path]) -> list[Path]:
-    """Return the study folders (those holding ``labels.npz``) among ``paths`` and their children."""
-    studies = []
-    for path in paths:
-        if (path / "labels.npz").is_file():
-            studies.append(path)
-        elif path.is_dir() and (found := sorted(child.parent for child in path.glob("*/labels.npz"))):
-            studies.extend(found)
-        else:
-            raise AnalysisError(
-                f"{path} is not a study with a pattern map (no labels.npz) nor a folder of them"
-            )
-    return studies
-
-
-def read_labelled_study(
-    folder: Path,
-) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, str | None]:
-    """Return a study's HU, spacing, pattern map and severity, checking that map and series agree."""
-    volume = read_study(folder / "dicom" if (folder / "dicom").is_dir() else folder)
-    with np.load(folder / "labels.npz") as labels:
-        if "pattern" not in labels:
-            raise AnalysisError(f"{folder / 'labels.npz'} has no 'pattern' volume")
-        pattern = labels["pattern"]
-    if pattern.shape != volume.shape:
-        raise AnalysisError(
-            f"{folder.name}: pattern map {pattern.shape} does not match the series {volume.shape}"
-        )
-    truth_path = folder / "truth.json"
-    severity = (
-        json.loads(truth_path.read_text(encoding="utf-8")).get("severity") if truth_path.is_file() else None
-    )
-    return volume.hounsfield, volume.spacing_mm, pattern, severity
-
-
 def label_roi(pattern_crop: np.ndarray, settings: RoiSettings) -> tuple[int, float, float] | None:
     """Return ``(class index, lung share, emphysema share)`` of an ROI, or None when it is skipped."""
-    counts = np.bincount(pattern_crop.ravel(), minlength=len(CLASS_NAMES) + 1)[1 : len(CLASS_NAMES) + 1]
+    counts = pattern_counts(pattern_crop)
     lung = int(counts.sum())
     lung_share = lung / pattern_crop.size
     if lung_share < settings.minimum_lung_share:
         return None
-    emphysema = counts[1:]
-    emphysema_share = int(emphysema.sum()) / lung
-    if emphysema_share <= settings.normal_ceiling:
-        return 0, lung_share, emphysema_share
-    if (
-        emphysema_share < settings.emphysema_share
-        or emphysema.max() < settings.minimum_label_share * emphysema.sum()
-    ):
-        return None
-    return 1 + int(np.argmax(emphysema)), lung_share, emphysema_share
+    label = region_label(counts, settings)
+    return None if label is None else (label, lung_share, int(counts[1:].sum()) / lung)
 
 
-def extract_study(folder: Path, out: Path, settings: RoiSettings) -> tuple[list[tuple], list[tuple]]:
+def extract_study(
+    folder: Path, out: Path, settings: RoiSettings, labels: Path | None = None
+) -> tuple[list[tuple], list[tuple]]:
     """Write one study's ROIs under ``out``; return its manifest rows and ROI rows."""
-    hounsfield, spacing, pattern, severity = read_labelled_study(folder)
+    study = read_labelled_study(folder, labels)
+    hounsfield, spacing, pattern, severity = (
+        study.volume.hounsfield,
+        study.volume.spacing_mm,
+        study.pattern,
+        study.severity,
+    )
     check_in_plane(spacing, settings.roi_mm, hounsfield.shape)
     side, cell = pixels_for(settings.roi_mm, spacing[1]), pixels_for(settings.resolved_stride_mm, spacing[1])
     manifest, rois = [], []
@@ -145,16 +121,16 @@ def extract_study(folder: Path, out: Path, settings: RoiSettings) -> tuple[list[
                 continue
             label, lung_share, emphysema_share = labelled
             name = CLASS_NAMES[label]
-            path = f"{name}/{folder.name}_z{index:03d}_r{tile.top:04d}_c{tile.left:04d}.png"
+            path = f"{name}/{study.name}_z{index:03d}_r{tile.top:04d}_c{tile.left:04d}.png"
             pixels = crop(hounsfield[index], tile.top, tile.left, side, AIR_HU)
             pixels = np.rint(resample_hounsfield(pixels, settings.roi_pixels)).astype(np.int16)
             (out / path).parent.mkdir(exist_ok=True)
             (out / path).write_bytes(encode_png(pixels))
-            manifest.append((path, name, folder.name, severity or ""))
+            manifest.append((path, name, study.name, severity or ""))
             rois.append(
                 (
                     path,
-                    folder.name,
+                    study.name,
                     index,
                     tile.top,
                     tile.left,
@@ -177,12 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``emphysema roi-dataset``; 0 on success."""
     arguments = build_parser().parse_args(argv)
     settings = RoiSettings(arguments.roi_mm, arguments.roi_pixels, arguments.stride_mm, arguments.slice_step)
-    studies = find_labelled_studies(arguments.studies)
+    if arguments.labels is not None:
+        if len(arguments.studies) != 1:
+            raise UsageError("--labels goes with exactly one STUDY")
+        if not arguments.labels.is_file():
+            raise UsageError(f"{arguments.labels}: no such label file (check --labels)")
+        studies = list(arguments.studies)
+    else:
+        studies = find_labelled_studies(arguments.studies)
     check_output_folder(arguments.out, arguments.overwrite)
     manifest, rois = [], []
     with staged_folder(arguments.out) as staging:
         for folder in tqdm(studies, desc="Cutting ROIs", unit="study", disable=arguments.quiet):
-            study_manifest, study_rois = extract_study(folder, staging, settings)
+            study_manifest, study_rois = extract_study(folder, staging, settings, arguments.labels)
             manifest += study_manifest
             rois += study_rois
         if not manifest:

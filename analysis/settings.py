@@ -6,11 +6,12 @@ import dataclasses
 
 from imaging.errors import UsageError
 
-# A 40 mm square holds several secondary lobules (10-25 mm), enough to tell centrilobular from
-# panlobular destruction, and still fits 4-6 times across a lung slice.
-DEFAULT_ROI_MM = 40.0
-# 64 px over 40 mm is 0.625 mm a pixel: about the in-plane spacing of a chest CT, so a full-size
-# scan's ROI is barely resampled and a coarser one is upsampled.
+# Measured: the best of 24, 32, 40 and 56 mm ROI models on held-out phantom studies by the rule in
+# analysis.accuracy_summary.choose_best (analysis/results/pattern_accuracy/; a test keeps this equal
+# to that comparison's best). A 32 mm square holds a few secondary lobules (10-25 mm).
+DEFAULT_ROI_MM = 32.0
+# 64 px over 32 mm is 0.5 mm a pixel: finer than a chest CT's in-plane spacing, so a full-size
+# scan's ROI is upsampled a little and a coarser one more.
 DEFAULT_ROI_PIXELS = 64
 MINIMUM_ROI_PIXELS = 32
 
@@ -90,6 +91,10 @@ class AnalysisSettings:
         overlay_slices: slices in the overlay montage.
         include_patient_details: print the patient's name, ID and birth date on the PDF report
             (off by default: a report leaves the analysis without identifiers unless asked).
+        minimum_lung_share: a region model (one with a field of view) classifies only tiles with
+            at least this share of lung, as its training ROIs had (``RoiSettings``); the cells of
+            edge tiles take the nearest classified tile's label. A slice-level model saw whole
+            slices, chest wall included, and classifies every tile.
     """
 
     stride_mm: float = 10.0
@@ -98,6 +103,7 @@ class AnalysisSettings:
     predominance_points: float = 5.0
     overlay_slices: int = 9
     include_patient_details: bool = False
+    minimum_lung_share: float = RoiSettings.minimum_lung_share
 
     def __post_init__(self) -> None:
         _check_positive("the stride (mm)", self.stride_mm)
@@ -105,6 +111,8 @@ class AnalysisSettings:
         if self.field_of_view_mm is not None:
             _check_positive("the field of view (mm)", self.field_of_view_mm)
         _check_positive("the overlay slice count", self.overlay_slices)
+        if not 0 <= self.minimum_lung_share <= 1:
+            raise UsageError(f"the minimum lung share must be in [0, 1], got {self.minimum_lung_share}")
 
 
 @dataclasses.dataclass(frozen=True)

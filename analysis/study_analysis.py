@@ -65,6 +65,7 @@ def analyse_study(
         classifier,
         info,
         quiet,
+        0.0 if field.source == "slice-level" else settings.minimum_lung_share,
         progress,
     )
     mapped = time.perf_counter()
@@ -109,6 +110,7 @@ def study_report(
         "settings": dataclasses.asdict(settings),
         "tiles": {
             "count": pattern_map.tiles,
+            "edge_tiles_filled": pattern_map.filled_tiles,
             "side_px": pattern_map.tile_side_px,
             "cell_px": pattern_map.cell_px,
             "analysed_slices": len(pattern_map.analysed_slices),

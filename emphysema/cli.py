@@ -41,6 +41,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "app": ("web.launch", "start the web app: single slices, studies, PACS"),
     "publish": ("web.publish", "publish the web app through an authenticated ngrok tunnel"),
     "analyze": ("analysis.command", "pattern maps and zone summaries of CT studies through Triton"),
+    "analysis-eval": (
+        "analysis.accuracy_command",
+        "pattern maps of held-out phantom studies against their truth, through Triton",
+    ),
     "bench": ("bench.run", "benchmark serving against in-process baselines"),
     "pacs": ("pacs.command", "run a private Orthanc PACS with DICOMweb on loopback"),
     "watch": ("analysis.watch_command", "analyse each new CT study of an Orthanc PACS once it is complete"),

@@ -85,6 +85,8 @@ def build_model_card(
         "architecture": run.architecture,
         "version": version,
         "precision": settings["precision"],
+        # The ROI side (mm) a region model was trained on; None for a slice-level model.
+        "field_of_view_mm": run.settings.field_of_view_mm,
         "exported_at": exported_at,
         "command": command,
         "source_run": {

@@ -13,6 +13,7 @@ from tritonclient.grpc import model_config_pb2
 from export.model_repository import LABELS_FILENAME, config_text
 from export.onnx_graph import TensorSignature, read_signature
 from export.settings import ExportError, ExportSettings
+from imaging.contract import FIELD_OF_VIEW_PARAMETER
 
 
 def triton_data_type(signature: TensorSignature) -> int:
@@ -46,17 +47,20 @@ def _batched_dims(signature: TensorSignature) -> list[int]:
 
 
 def build_model_config(
-    graph_model: onnx.ModelProto, settings: ExportSettings
+    graph_model: onnx.ModelProto, settings: ExportSettings, field_of_view_mm: float | None = None
 ) -> model_config_pb2.ModelConfig:
     """Build the Triton ``ModelConfig`` of an exported graph.
 
     Args:
         graph_model: the graph that will be served (any precision: the interface is the same).
         settings: batching, instances and accelerator choices.
+        field_of_view_mm: a region model's ROI side (the run's), written as the
+            ``field_of_view_mm`` parameter clients read; None for a slice-level model (no parameter).
 
     Returns:
         The config: onnxruntime backend, explicit max batch, dynamic batching with a queue delay,
-        GPU instances, labels on the output, a zero-data batch-1 warmup, and optionally TensorRT.
+        GPU instances, labels on the output, a zero-data batch-1 warmup, optionally the field of
+        view parameter, and optionally TensorRT.
     """
     image, probabilities = read_signature(graph_model)
     image_dims, output_dims = _batched_dims(image), _batched_dims(probabilities)
@@ -87,6 +91,8 @@ def build_model_config(
     warmup.inputs[image.name].data_type = triton_data_type(image)
     warmup.inputs[image.name].dims.extend(image_dims)
     warmup.inputs[image.name].zero_data = True
+    if field_of_view_mm is not None:
+        config.parameters[FIELD_OF_VIEW_PARAMETER].string_value = f"{field_of_view_mm:g}"
     if settings.tensorrt:
         _add_tensorrt(config, image.name, image_dims, settings)
     return config
@@ -138,9 +144,12 @@ def generating_command(settings: ExportSettings) -> str:
 
 def render_config(config: model_config_pb2.ModelConfig, settings: ExportSettings) -> str:
     """The config.pbtxt text: a generated-file header, then the protobuf text format."""
+    same_runs = "any run whose graph has this input/output signature"
+    if FIELD_OF_VIEW_PARAMETER in config.parameters:
+        same_runs += " and whose ROIs have this field of view"
     header = (
         "# Generated from the ONNX graph by `emphysema export` (export/triton_config.py); do not edit.\n"
         f"# Command: {generating_command(settings)}\n"
-        "# (any run whose graph has this input/output signature writes this same file)\n"
+        f"# ({same_runs} writes this same file)\n"
     )
     return config_text(config, header)

@@ -44,8 +44,17 @@ ALLOWED: dict[str, set[str]] = {
     "pacs": {"imaging", "study", "emphysema.lifetime"},
     # Study analysis: the study layer's volumes and masks, classified through the client; studies
     # fetched from a PACS and results stored back through pacs (a layer below analysis).
+    # analysis-eval's intervals reuse training's pure-numpy Wilson and bootstrap (no TensorFlow).
     # `watch` is a long-running launcher: emphysema.lifetime turns its stop signals into a clean stop.
-    "analysis": {"imaging", "study", "client", "pacs", "emphysema.lifetime"},
+    "analysis": {
+        "imaging",
+        "study",
+        "client",
+        "pacs",
+        "emphysema.lifetime",
+        "training.metrics",
+        "training.bootstrap",
+    },
     # The web app's pages: single slices (client), studies (analysis) and the PACS view (pacs) on top.
     "web": {"imaging", "study", "client", "analysis", "pacs"},
     # The CLI routes to the stages by module name (importlib), so it imports only the error base.

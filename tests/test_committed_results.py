@@ -65,6 +65,19 @@ def test_the_pacs_throughput_table_is_its_json_rendered():
     assert all(run["studies_analysed"] == document["studies"]["count"] for run in document["runs"])
 
 
+def test_the_pattern_accuracy_table_is_its_json_rendered_and_sets_the_default_roi_size():
+    from analysis.accuracy_summary import choose_best
+    from analysis.accuracy_table import render_table
+    from analysis.settings import DEFAULT_ROI_MM
+
+    folder = ROOT / "analysis" / "results" / "pattern_accuracy"
+    document = json.loads((folder / "accuracy.json").read_text(encoding="utf-8"))
+    assert (folder / "accuracy.md").read_text(encoding="utf-8") == render_table(document)
+    assert document["best_model"] == choose_best(document["models"])
+    best = next(model for model in document["models"] if model["name"] == document["best_model"])
+    assert best["field_of_view_mm"] == DEFAULT_ROI_MM  # the default ROI size is the measured best
+
+
 def test_the_docs_hold_no_hand_copied_result_tables():
     # A results table in docs/ would repeat figures of a committed JSON; docs link the generated file.
     copied = []

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from imaging.contract import ARCHITECTURES
+from training.field_of_view import with_data_field_of_view
 from training.settings import MONITOR_CHOICES, POOLING_CHOICES, QUICK_PRESET, TrainSettings
 
 # CLI option (argparse dest) -> TrainSettings field, for the options that override the defaults
@@ -138,7 +139,7 @@ def add_architecture_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_arguments(arguments: argparse.Namespace, **fixed) -> TrainSettings:
-    """Build resolved settings: defaults, then the quick preset, then explicit flags, then ``fixed``."""
+    """Build resolved settings: defaults, quick preset, flags, ``fixed``, then the data's field of view."""
     values: dict = dict(QUICK_PRESET) if arguments.quick else {}
     for dest, field in OVERRIDES.items():
         value = getattr(arguments, dest, None)
@@ -146,4 +147,5 @@ def settings_from_arguments(arguments: argparse.Namespace, **fixed) -> TrainSett
             values[field] = value
     values["data"] = str(Path(arguments.data).resolve())
     values.update(fixed)
-    return TrainSettings(**values).resolved()
+    # An ROI data set's field of view is part of what the run is (compare --resume compares it).
+    return with_data_field_of_view(TrainSettings(**values).resolved())

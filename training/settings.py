@@ -82,6 +82,9 @@ class TrainSettings:
         seed: seed for Python, numpy, TensorFlow, the split and the augmentation.
         window_width, window_level: the lung window (HU) applied to HU images.
         bootstrap_samples: resamples for the bootstrap confidence intervals.
+        field_of_view_mm: the side in mm of the regions the model was trained on, read from an ROI
+            data set's ``roi_dataset_settings.json``; None for a slice-level model (whole slices).
+            Export writes it into the model card and the served config's parameters.
     """
 
     architecture: str = "inceptionv3"
@@ -116,6 +119,7 @@ class TrainSettings:
     window_width: float = LUNG_WINDOW_WIDTH
     window_level: float = LUNG_WINDOW_LEVEL
     bootstrap_samples: int = 1000
+    field_of_view_mm: float | None = None
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -152,6 +156,8 @@ class TrainSettings:
         if self.weights == "imagenet" and self.architecture == "simple_cnn":
             raise UsageError("simple_cnn has no ImageNet weights; use --weights none")
         LungWindow(self.window_width, self.window_level)  # validates the window
+        if self.field_of_view_mm is not None and not self.field_of_view_mm > 0:
+            raise UsageError(f"the field of view must be positive, got {self.field_of_view_mm} mm")
 
     @property
     def window(self) -> LungWindow:

@@ -93,6 +93,7 @@ def run_training(
     from imaging.dataset import labels_to_indices
     from imaging.image_split import split_samples
     from training.evaluate import evaluate_run
+    from training.field_of_view import with_data_field_of_view
     from training.fitting import TrainingArrays, fit_model
     from training.models import build_model
     from training.plots import plot_training_curves
@@ -102,7 +103,7 @@ def run_training(
     from training.strategy import describe_strategy, select_strategy
     from training.weights import resolve_weights
 
-    settings = settings.resolved()
+    settings = with_data_field_of_view(settings.resolved())
     data_root = Path(settings.data)
     if samples is None or split is None:
         samples, split = check_before_work(settings, out, overwrite, skipped)

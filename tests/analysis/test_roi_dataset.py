@@ -67,7 +67,7 @@ def test_a_folder_without_pattern_maps_is_refused_and_nothing_written(tmp_path, 
     (tmp_path / "series").mkdir()
     out = tmp_path / "rois"
     assert cli_main(["roi-dataset", str(tmp_path / "series"), "--out", str(out)]) == 1
-    assert "no labels.npz" in capsys.readouterr().err
+    assert "not a study with a pattern map (labels.npz, labels.nii.gz" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -1,0 +1,117 @@
+"""A region model (one with a field of view) through the real embedded Triton: `analyze` and `analysis-eval`.
+
+The tiny model's answers mean nothing; these tests check what a user relies on: the field of view
+read from the served config, only tiles with enough lung sent to Triton, edge cells filled, and the
+accuracy document and its table consistent with what was classified.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from analysis.accuracy_table import render_table
+from emphysema.cli import main as cli_main
+from study.lungs import segment_lungs
+from study.reader import read_study
+
+pytestmark = pytest.mark.triton
+REGION_MODEL = "tiny_roi"
+FIELD_OF_VIEW_MM = 40
+
+
+@pytest.fixture(scope="module")
+def region_server(tiny_repository, tmp_path_factory):
+    """A Triton serving the tiny model twice: as is (slice-level) and as a 40 mm region model."""
+    from deploy.embedded import EmbeddedTriton
+    from deploy.ports import free_ports
+    from deploy.settings import ServeSettings
+
+    repository = tmp_path_factory.mktemp("region_repository")
+    shutil.copytree(
+        tiny_repository.path / tiny_repository.model_name, repository / tiny_repository.model_name
+    )
+    region = repository / REGION_MODEL
+    shutil.copytree(tiny_repository.path / tiny_repository.model_name, region)
+    config = (region / "config.pbtxt").read_text().replace(tiny_repository.model_name, REGION_MODEL)
+    parameter = f'parameters {{ key: "field_of_view_mm" value {{ string_value: "{FIELD_OF_VIEW_MM}" }} }}\n'
+    (region / "config.pbtxt").write_text(config + parameter)
+    grpc_port, http_port, metrics_port = free_ports(3)
+    settings = ServeSettings(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=1)
+    with EmbeddedTriton(repository, settings) as server:
+        yield server
+
+
+def inference_count(url: str, model: str) -> int:
+    with grpcclient.InferenceServerClient(url) as client:
+        return client.get_inference_statistics(model).model_stats[0].inference_count
+
+
+def test_a_region_model_classifies_only_tiles_with_enough_lung_and_fills_the_edges(
+    region_server, studies, tmp_path
+):
+    url, out = region_server.grpc_url, tmp_path / "analysis"
+    before = inference_count(url, REGION_MODEL)
+    arguments = [str(studies["mixed"]), "--out", str(out), "--url", url, "--model", REGION_MODEL]
+    assert cli_main(["analyze", *arguments, "--slice-step", "4", "--quiet"]) == 0
+    report = json.loads((out / "mixed" / "report.json").read_text(encoding="utf-8"))
+    assert (report["model"]["field_of_view_mm"], report["model"]["field_of_view_source"]) == (40.0, "model")
+    assert report["tiles"]["count"] == inference_count(url, REGION_MODEL) - before > 0
+    assert report["tiles"]["edge_tiles_filled"] > 0
+    lungs = segment_lungs(read_study(studies["mixed"])).labels
+    saved = np.load(out / "mixed" / "pattern_map.npz")
+    labels, analysed = saved["labels"], saved["analysed_slices"]
+    assert not labels[lungs == 0].any()
+    covered = [index for index in analysed if labels[index][lungs[index] > 0].any()]
+    assert len(covered) > len(analysed) / 2
+    for index in covered:  # a slice with a classified tile is labelled on every lung voxel
+        assert labels[index][lungs[index] > 0].all()
+
+
+def test_analysis_eval_writes_consistent_figures_for_each_model(
+    region_server, tiny_repository, studies, tmp_path
+):
+    url, out = region_server.grpc_url, tmp_path / "accuracy"
+    before = inference_count(url, REGION_MODEL)
+    models = [REGION_MODEL, tiny_repository.model_name]
+    arguments = [str(studies["mixed"].parent), "--out", str(out), "--url", url, "--model", *models]
+    assert cli_main(["analysis-eval", *arguments, "--slice-step", "4", "--quiet"]) == 0
+    document = json.loads((out / "accuracy.json").read_text(encoding="utf-8"))
+    assert (out / "accuracy.md").read_text(encoding="utf-8") == render_table(document)
+    assert [model["name"] for model in document["models"]] == models
+    region, slice_level = document["models"]
+    assert (region["field_of_view_mm"], slice_level["field_of_view_source"]) == (40.0, "slice-level")
+    assert (
+        sum(record["tiles"]["classified"] for record in region["studies"])
+        == inference_count(url, REGION_MODEL) - before
+    )
+    for model in document["models"]:
+        assert {record["study"] for record in model["studies"]} == {"mixed", "panlobular"}
+        for record in model["studies"]:
+            assert np.sum(record["confusion"]) == record["tiles"]["judged"] <= record["tiles"]["classified"]
+            assert sum(record["truth"]["pattern_percent"].values()) == pytest.approx(100.0, abs=0.01)
+            assert record["severity"] == "severe" and record["voxel_truth_percent"]
+        judged = sum(record["tiles"]["judged"] for record in model["studies"])
+        correct = sum(record["tiles"]["correct"] for record in model["studies"])
+        assert model["summary"]["overall"]["roi_accuracy"]["value"] == pytest.approx(
+            correct / judged, abs=1e-4
+        )
+
+
+def test_analysis_eval_refuses_an_unknown_model_and_writes_nothing(region_server, studies, tmp_path, capsys):
+    out = tmp_path / "accuracy"
+    arguments = [
+        str(studies["mixed"]),
+        "--out",
+        str(out),
+        "--url",
+        region_server.grpc_url,
+        "--model",
+        "absent",
+    ]
+    assert cli_main(["analysis-eval", *arguments, "--quiet"]) == 1
+    assert "absent" in capsys.readouterr().err and not out.exists()

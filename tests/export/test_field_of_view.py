@@ -1,0 +1,47 @@
+"""A region model's field of view reaches the served config and model card; slice-level ones carry none."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from google.protobuf import json_format, text_format
+from tritonclient.grpc import model_config_pb2
+
+from client.triton import field_of_view_parameter
+from emphysema import cli
+
+
+def export_tiny(run, repository) -> model_config_pb2.ModelConfig:
+    assert cli.main(["export", "--run", str(run), "--repository", str(repository), "--model", "tiny"]) == 0
+    text = (repository / "tiny" / "config.pbtxt").read_text()
+    return text_format.Parse(text, model_config_pb2.ModelConfig())
+
+
+def as_served_json(config: model_config_pb2.ModelConfig) -> dict:
+    """The config as Triton hands it to a client (get_model_config(as_json=True))."""
+    return json_format.MessageToDict(config, preserving_proto_field_name=True)
+
+
+def test_a_region_run_exports_its_field_of_view_for_clients(tiny_run, tmp_path):
+    region_run = tmp_path / "region_run"
+    shutil.copytree(tiny_run, region_run)
+    settings = json.loads((region_run / "settings.json").read_text())
+    (region_run / "settings.json").write_text(json.dumps({**settings, "field_of_view_mm": 32.5}))
+
+    config = export_tiny(region_run, tmp_path / "repo")
+
+    assert config.parameters["field_of_view_mm"].string_value == "32.5"
+    assert field_of_view_parameter(as_served_json(config)) == 32.5  # what the client reads from Triton
+    card = json.loads((tmp_path / "repo" / "tiny" / "1" / "model_card.json").read_text())
+    assert card["field_of_view_mm"] == 32.5
+    header = (tmp_path / "repo" / "tiny" / "config.pbtxt").read_text().splitlines()[2]
+    assert "field of view" in header
+
+
+def test_a_slice_level_run_exports_no_field_of_view(tiny_run, tmp_path):
+    config = export_tiny(tiny_run, tmp_path / "repo")
+    assert "field_of_view_mm" not in config.parameters
+    assert field_of_view_parameter(as_served_json(config)) is None
+    card = json.loads((tmp_path / "repo" / "tiny" / "1" / "model_card.json").read_text())
+    assert card["field_of_view_mm"] is None
