@@ -163,11 +163,12 @@ class Follower:
         entry.status, entry.attempts, entry.last_update = "started", entry.attempts + 1, facts.last_update
         save_state(self.state, self.state_path)
         self.say(f"study {key[:8]}: analysing (attempt {entry.attempts})")
+        outcome = None  # said once the state holds it: a reader of the output finds it saved
         try:
             self.analyse(facts)
         except StudyNotAnalysable as reason:
             entry.status, entry.note = "skipped", str(reason)
-            self.say(f"study {key[:8]}: skipped, {reason}")
+            outcome = f"skipped, {reason}"
         except PacsAccessError:
             raise
         except (EmphysemaError, OSError) as error:
@@ -179,9 +180,11 @@ class Follower:
             raise
         else:
             entry.status, entry.note = "done", ""
-            self.say(f"study {key[:8]}: done")
+            outcome = "done"
         self.state.last_change = max(self.state.last_change, sequence)
         save_state(self.state, self.state_path)
+        if outcome is not None:
+            self.say(f"study {key[:8]}: {outcome}")
 
     def _after_failure(self, key: str, entry: StudyEntry, note: str, delay_s: float) -> None:
         entry.note = note

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.pattern_map import paint
+from analysis.edge_tiles import paint
 from analysis.tiles import (
     AIR_HU,
     crop,
@@ -88,18 +88,19 @@ def test_model_inputs_are_the_lung_window_of_the_resampled_crops(source, target)
 def test_painting_puts_each_tile_label_on_the_lung_voxels_of_its_cell():
     rng = np.random.default_rng(5)
     lungs = np.stack([_random_lung(rng, (45, 38)).astype(np.uint8) * 2 for _ in range(4)])
-    cell, slices = 6, [0, 2, 3]
-    cells = [occupied_cells(lungs[index] > 0, cell) for index in slices]
-    count = sum(len(rows) for rows, _ in cells)
-    tile_labels = rng.integers(1, 5, size=count).astype(np.uint8)
-    painted = paint(lungs, slices, cells, tile_labels, cell)
+    cell, side, slices = 6, 10, [0, 2, 3]
+    tiles = [tile for index in slices for tile in tile_slice(lungs[index] > 0, index, cell, side)]
+    tile_labels = rng.integers(1, 5, size=len(tiles)).astype(np.uint8)
+    painted = paint(lungs.shape, lungs, tiles, tile_labels)
     expected = np.zeros_like(painted)
     position = 0
-    for index, (rows, columns) in zip(slices, cells, strict=True):
+    for index in slices:
+        rows, columns = occupied_cells(lungs[index] > 0, cell)
         for row, column in zip(rows, columns, strict=True):
             block = np.s_[index, row * cell : (row + 1) * cell, column * cell : (column + 1) * cell]
             expected[block] = np.where(lungs[block] > 0, tile_labels[position], 0)
             position += 1
+    assert position == len(tiles)
     assert np.array_equal(painted, expected)
     assert not painted[1].any()  # a slice not analysed stays 0
     for index in slices:  # every lung voxel of an analysed slice carries a label
