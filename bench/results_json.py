@@ -1,4 +1,4 @@
-"""results.json and bench_settings.json: the one place that turns result records into JSON and back.
+"""Result and settings JSON of every bench mode: the one place that turns records into JSON and back.
 
 Records become objects field by field, plus the properties a record names in ``JSON_PROPERTIES``
 (written for a reader of the file, ignored on reading); tuples become lists, paths strings.
@@ -64,15 +64,20 @@ def write_json(value: Any, path: Path) -> Path:
     return path
 
 
-def read_results(path: Path) -> BenchResults:
-    """Read a results.json written by `emphysema bench`.
+def read_json(kind: type[Record], path: Path, written_by: str) -> Record:
+    """Read a record of type ``kind`` from the JSON file ``path`` that the command ``written_by`` wrote.
 
     Raises:
-        BenchError: naming the file, when it is missing, not JSON, or not a bench run's results.
+        BenchError: naming the file, when it is missing, not JSON, or not that command's record.
     """
     try:
-        return from_json(BenchResults, json.loads(path.read_text(encoding="utf-8")))
+        return from_json(kind, json.loads(path.read_text(encoding="utf-8")))
     except OSError as error:
         raise BenchError(f"{path}: cannot be read ({error.strerror})") from error
     except (KeyError, TypeError, ValueError) as error:  # JSONDecodeError is a ValueError
-        raise BenchError(f"{path}: not the results.json of `emphysema bench` ({error!r})") from error
+        raise BenchError(f"{path}: not the {path.name} of `{written_by}` ({error!r})") from error
+
+
+def read_results(path: Path) -> BenchResults:
+    """Read a results.json written by `emphysema bench` (raises BenchError as `read_json` does)."""
+    return read_json(BenchResults, path, "emphysema bench")

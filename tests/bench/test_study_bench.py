@@ -13,8 +13,10 @@ import json
 
 import pytest
 
+from bench.results_json import read_json
 from bench.study_command import RESULTS_NAME, SETTINGS_NAME, build_parser
 from bench.study_report import render_report
+from bench.study_results import StudyBenchResults
 from bench.study_settings import STEPS
 from emphysema.cli import main as cli_main
 
@@ -59,7 +61,8 @@ def test_a_small_study_is_split_into_steps_and_both_paths_agree(triton_server, t
     assert comparison["rois"] == 300
     assert [entry["batch_size"] for entry in comparison["batches"]] == [1, tiny_repository.max_batch_size]
     for entry in comparison["batches"]:
-        assert entry["onnxruntime"]["rois_per_second"] > 0 and entry["triton"]["rois_per_second"] > 0
+        assert entry["paths"]["onnxruntime"]["rois_per_second"] > 0
+        assert entry["paths"]["triton"]["rois_per_second"] > 0
     # Triton, in process, and the analysis itself gave every one of the same ROIs the same label.
     assert comparison["label_agreement_with_in_process"] == {
         "triton": {"same": 300, "of": 300},
@@ -67,10 +70,11 @@ def test_a_small_study_is_split_into_steps_and_both_paths_agree(triton_server, t
     }
     assert results["environment"]["cpu"]["cores"] >= 1 and results["environment"]["load_average_at_start"]
 
-    assert (out / "report.md").read_text(encoding="utf-8") == render_report(results)
+    typed = read_json(StudyBenchResults, out / RESULTS_NAME, "emphysema bench study")
+    assert (out / "report.md").read_text(encoding="utf-8") == render_report(typed)
     assert len(results["goals"]) == 3
     # A small study with a slice-level model is no evidence for the full-size goals.
-    assert all("small study" in goal["not_judged"] for goal in results["goals"][:2])
+    assert all(goal["met"] is None and "small study" in goal["why"] for goal in results["goals"][:2])
     assert results["goals"][2]["met"] in {True, False}
     saved = json.loads((out / SETTINGS_NAME).read_text(encoding="utf-8"))
     assert saved["size"] == "small" and saved["url"] == triton_server.grpc_url
