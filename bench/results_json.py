@@ -58,9 +58,14 @@ def from_json(kind: type[Record], value: Any) -> Record:
     return Path(value) if kind is Path else value  # type: ignore[return-value]
 
 
+def json_text(value: Any) -> str:
+    """A record as indented JSON text (fields in declaration order), as every bench file holds it."""
+    return json.dumps(to_json(value), indent=2) + "\n"
+
+
 def write_json(value: Any, path: Path) -> Path:
     """Write a record as indented JSON (fields in declaration order)."""
-    path.write_text(json.dumps(to_json(value), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json_text(value), encoding="utf-8")
     return path
 
 

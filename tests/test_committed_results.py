@@ -54,15 +54,18 @@ def test_the_int8_weight_range_tables_are_their_json_rendered():
         assert (folder / "results.md").read_text(encoding="utf-8") == render_markdown(document), folder.name
 
 
-def test_the_pacs_throughput_table_is_its_json_rendered():
+def test_the_pacs_throughput_results_load_and_regenerate_byte_for_byte():
+    from bench.pacs_throughput_results import PacsThroughputResults
     from bench.pacs_throughput_table import render_table
+    from bench.results_json import json_text, read_json
 
     folder = ROOT / "bench" / "results" / "pacs_throughput"
-    document = json.loads((folder / "throughput.json").read_text(encoding="utf-8"))
-    assert (folder / "throughput.md").read_text(encoding="utf-8") == render_table(document)
-    assert document["cpu"]["model"] and document["cpu"]["cores"] >= 1, "the CPU is recorded"
-    assert {run["workers"] for run in document["runs"]} == {1, 2}
-    assert all(run["studies_analysed"] == document["studies"]["count"] for run in document["runs"])
+    results = read_json(PacsThroughputResults, folder / "throughput.json", "python -m bench.pacs_throughput")
+    assert json_text(results) == (folder / "throughput.json").read_text(encoding="utf-8")
+    assert (folder / "throughput.md").read_text(encoding="utf-8") == render_table(results)
+    assert results.cpu["model"] and results.cpu["cores"] >= 1, "the CPU is recorded"
+    assert {run.workers for run in results.runs} == {1, 2}
+    assert all(run.studies_analysed == results.studies.count for run in results.runs)
 
 
 def test_the_docs_hold_no_hand_copied_result_tables():
