@@ -1,4 +1,4 @@
-"""The goals and what the report claims about them: achieved GFLOP/s, the explicit ratios, the verdicts.
+"""The goals of both bench modes and what the reports claim: achieved GFLOP/s, the ratios, the verdicts.
 
 Every figure is computed from the run's measurements. A goal the run missed is explained with
 the measurements that explain it, and the knob that would close it (`explain_missed_goal`).
@@ -120,14 +120,11 @@ def assess_goal(name: str, ratio: Ratio | None, results: BenchResults) -> GoalVe
     return dataclasses.replace(verdict, why=why, what_would_close_it=fix)
 
 
-def judge_figure(
-    name: str, statement: str, target: float, measured: float, at_most: bool = False
-) -> GoalVerdict:
+def judge_figure(name: str, goal: str, target: float, measured: float, at_most: bool = False) -> GoalVerdict:
     """A goal met or missed, and by what margin of its target (positive when met)."""
-    met = measured <= target if at_most else measured >= target
-    return GoalVerdict(
-        name, statement, target, measured, met, 1 - measured / target if at_most else measured / target - 1
-    )
+    if at_most:
+        return GoalVerdict(name, goal, target, measured, measured <= target, 1 - measured / target)
+    return GoalVerdict(name, goal, target, measured, measured >= target, measured / target - 1)
 
 
 def judge(results: BenchResults) -> BenchResults:

@@ -8,14 +8,13 @@ previous results as they were.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.study_results import StudyBenchResults
 from bench.study_settings import SIZES, StudyBenchSettings
+from imaging.staging import staged_files
 
 RESULTS_NAME, REPORT_NAME, SETTINGS_NAME = "results.json", "report.md", "study_bench_settings.json"
 
@@ -78,16 +77,10 @@ def write_results(results: StudyBenchResults) -> None:
     from bench.results_json import write_json
     from bench.study_report import render_report
 
-    out = results.settings.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}-partial-", dir=out.parent) as staging:
-        folder = Path(staging)
+    with staged_files(results.settings.out) as folder:
         write_json(results, folder / RESULTS_NAME)
         (folder / REPORT_NAME).write_text(render_report(results), encoding="utf-8")
         write_json(results.settings, folder / SETTINGS_NAME)
-        out.mkdir(parents=True, exist_ok=True)
-        for entry in folder.iterdir():
-            os.replace(entry, out / entry.name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
