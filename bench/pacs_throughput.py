@@ -89,14 +89,10 @@ def model_facts(repository: Path, model: str) -> ServedModel:
 
 def source_commit() -> str:
     """The git commit of the code measured (empty outside a git checkout)."""
-    result = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=REPOSITORY_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    git = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPOSITORY_ROOT, capture_output=True, text=True
     )
-    return result.stdout.strip()
+    return git.stdout.strip()
 
 
 def make_studies(root: Path, count: int, first_seed: int) -> list[Path]:
