@@ -69,20 +69,20 @@ def write_json(value: Any, path: Path) -> Path:
     return path
 
 
-def read_json(kind: type[Record], path: Path, written_by: str) -> Record:
-    """Read a record of type ``kind`` from the JSON file ``path`` that the command ``written_by`` wrote.
+def read_json(kind: type[Record], path: Path, what: str) -> Record:
+    """Read a record of type ``kind`` from the JSON file ``path``, ``what`` saying which file it should be.
 
     Raises:
-        BenchError: naming the file, when it is missing, not JSON, or not that command's record.
+        BenchError: naming the file, when it is missing, not JSON, or not ``what``.
     """
     try:
         return from_json(kind, json.loads(path.read_text(encoding="utf-8")))
     except OSError as error:
         raise BenchError(f"{path}: cannot be read ({error.strerror})") from error
     except (KeyError, TypeError, ValueError) as error:  # JSONDecodeError is a ValueError
-        raise BenchError(f"{path}: not the {path.name} of `{written_by}` ({error!r})") from error
+        raise BenchError(f"{path}: not {what} ({error!r})") from error
 
 
 def read_results(path: Path) -> BenchResults:
     """Read a results.json written by `emphysema bench` (raises BenchError as `read_json` does)."""
-    return read_json(BenchResults, path, "emphysema bench")
+    return read_json(BenchResults, path, "the results.json of `emphysema bench`")

@@ -60,7 +60,11 @@ def test_the_pacs_throughput_results_load_and_regenerate_byte_for_byte():
     from bench.results_json import json_text, read_json
 
     folder = ROOT / "bench" / "results" / "pacs_throughput"
-    results = read_json(PacsThroughputResults, folder / "throughput.json", "python -m bench.pacs_throughput")
+    results = read_json(
+        PacsThroughputResults,
+        folder / "throughput.json",
+        "the throughput.json of `python -m bench.pacs_throughput`",
+    )
     assert json_text(results) == (folder / "throughput.json").read_text(encoding="utf-8")
     assert (folder / "throughput.md").read_text(encoding="utf-8") == render_table(results)
     assert results.cpu["model"] and results.cpu["cores"] >= 1, "the CPU is recorded"
@@ -90,7 +94,9 @@ def test_the_study_benchmark_results_load_and_regenerate_byte_for_byte():
     from bench.study_results import StudyBenchResults
 
     folder = ROOT / "bench" / "results" / "study_analysis"
-    results = read_json(StudyBenchResults, folder / "results.json", "emphysema bench study")
+    results = read_json(
+        StudyBenchResults, folder / "results.json", "the results.json of `emphysema bench study`"
+    )
     committed = (folder / "results.json").read_text(encoding="utf-8")
     assert json.dumps(to_json(results), indent=2) + "\n" == committed
     assert (folder / "report.md").read_text(encoding="utf-8") == render_report(results)

@@ -47,7 +47,7 @@ def test_a_small_study_is_split_into_steps_and_both_paths_agree(triton_server, t
         ]
     )
     assert status == 0
-    results = read_json(StudyBenchResults, out / RESULTS_NAME, "emphysema bench study")
+    results = read_json(StudyBenchResults, out / RESULTS_NAME, "the results.json of `emphysema bench study`")
     end_to_end = results.end_to_end
     assert list(end_to_end.steps) == list(STEPS)
     # Only the report's own json.dump and the folder rename fall outside the steps.
