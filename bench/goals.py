@@ -1,4 +1,4 @@
-"""The goals and what the report claims about them: achieved GFLOP/s, the explicit ratios, the verdicts.
+"""The goals of both bench modes and what the reports claim: achieved GFLOP/s, the ratios, the verdicts.
 
 Every figure is computed from the run's measurements. A goal the run missed is explained with
 the measurements that explain it, and the knob that would close it (`explain_missed_goal`).
@@ -10,6 +10,7 @@ import dataclasses
 
 from bench.results import Achieved, BenchResults, GoalVerdict, Ratio, Term
 from bench.served_results import FP32_BATCHING, FP32_NO_BATCHING, INT8_BATCHING
+from bench.study_results import StudyBenchResults
 
 # The goals for the committed CPU results: ratio name -> (target, what it means).
 GOALS: dict[str, tuple[float, str]] = {
@@ -18,6 +19,12 @@ GOALS: dict[str, tuple[float, str]] = {
     "dynamic_batching_on_off": (1.15, "dynamic batching on >= 1.15 x off at the comparison concurrency"),
     "achieved_vs_ceiling": (0.8, "served model GFLOP/s >= 0.8 x the compute ceiling (fastest dense kernel)"),
     "int8_vs_fp32": (1.5, "int8 served by Triton >= 1.5 x the fp32 throughput"),
+}
+# The study benchmark's goals: name -> (target, whether the target is a maximum, what it means).
+STUDY_GOALS: dict[str, tuple[float, bool, str]] = {
+    "end_to_end_seconds": (60.0, True, "a full-size study end to end <= 60 s on 2 cores, default ROI model"),
+    "other_steps_share": (0.3, True, "share of the wall time outside inference <= 0.3: inference dominates"),
+    "served_vs_in_process": (0.9, False, "served >= 0.9 x in-process ROIs/s at the model's max_batch_size"),
 }
 # No model beats the fastest dense kernel by much: one more than 10 % above the ceiling means the
 # ceiling was measured while other work slowed the cores, and the goal is not judged.
@@ -106,11 +113,18 @@ def assess_goal(name: str, ratio: Ratio | None, results: BenchResults) -> GoalVe
             "re-run the bench on a quiet machine"
         )
         return GoalVerdict(name, statement, target, measured, None, why=why)
-    verdict = GoalVerdict(name, statement, target, measured, measured >= target, measured / target - 1)
+    verdict = judge_figure(name, statement, target, measured)
     if verdict.met:
         return verdict
     why, fix = explain_missed_goal(name, results)
     return dataclasses.replace(verdict, why=why, what_would_close_it=fix)
+
+
+def judge_figure(name: str, goal: str, target: float, measured: float, at_most: bool = False) -> GoalVerdict:
+    """A goal met or missed, and by what margin of its target (positive when met)."""
+    if at_most:
+        return GoalVerdict(name, goal, target, measured, measured <= target, 1 - measured / target)
+    return GoalVerdict(name, goal, target, measured, measured >= target, measured / target - 1)
 
 
 def judge(results: BenchResults) -> BenchResults:
@@ -120,6 +134,31 @@ def judge(results: BenchResults) -> BenchResults:
     results = dataclasses.replace(results, achieved=achieved, ratios=compute_ratios(results, achieved))
     goals = tuple(assess_goal(name, results.ratios.get(name), results) for name in GOALS)
     return dataclasses.replace(results, goals=goals)
+
+
+def judge_study(results: StudyBenchResults) -> StudyBenchResults:
+    """Return the study bench's ``results`` with its goals' verdicts.
+
+    A small study or a slice model is no evidence for the full-size goals: they are not judged.
+    """
+    end_to_end, comparison, size = results.end_to_end, results.comparison, results.study.size
+    measured = {
+        "end_to_end_seconds": end_to_end.wall_seconds,
+        "other_steps_share": round(1 - end_to_end.steps["inference"] / end_to_end.wall_seconds, 3),
+        "served_vs_in_process": comparison.at(comparison.max_batch_size).served_ratio,
+    }
+    why = None
+    if size != "full":
+        why = f"a {size} study, not a full-size one"
+    elif end_to_end.model["field_of_view_source"] != "model":
+        why = "the model has no field_of_view_mm: not an ROI model"
+    goals = [
+        GoalVerdict(name, statement, target, measured[name], None, why=why)
+        if why and name != "served_vs_in_process"
+        else judge_figure(name, statement, target, measured[name], at_most)
+        for name, (target, at_most, statement) in STUDY_GOALS.items()
+    ]
+    return dataclasses.replace(results, goals=tuple(goals))
 
 
 SERVING_FIX = (

@@ -29,11 +29,15 @@ from pathlib import Path
 
 import pydicom
 
+from bench.pacs_throughput_results import PacsThroughputResults, ServedModel, StudySet, WorkerRun
 from bench.pacs_throughput_table import render_table
+from bench.results_json import json_text
+from bench.study_sources import served_onnx
 from deploy.embedded import EmbeddedTriton
 from deploy.ports import free_ports
 from deploy.settings import ServeSettings
 from emphysema.versions import cpu_facts, package_versions
+from export.model_repository import CONFIG_FILENAME, read_model_card
 from imaging.staging import write_text_atomically
 from pacs.credentials import PASSWORD_VARIABLE, USER_VARIABLE, Credentials
 from pacs.dicomweb import connect, store_folder
@@ -68,34 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def model_facts(repository: Path, model: str) -> dict:
+def model_facts(repository: Path, model: str) -> ServedModel:
     """Which model was served: its ONNX file's SHA-256, its config and (when exported) its card's command."""
-    folder = repository / model
-    versions = sorted((path for path in folder.iterdir() if path.name.isdigit()), key=lambda p: int(p.name))
-    onnx = versions[-1] / "model.onnx"
-    card_path = versions[-1] / "model_card.json"
-    card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
-    config = (folder / "config.pbtxt").read_text(encoding="utf-8")
-    return {
-        "name": model,
-        "onnx_sha256": hashlib.sha256(onnx.read_bytes()).hexdigest(),
-        "export_command": card.get("command", ""),
-        "architecture": card.get("architecture", ""),
-        "image_size": card.get("source_run", {}).get("image_size"),
-        "field_of_view_mm_in_config": "field_of_view_mm" in config,
-    }
+    _, onnx = served_onnx(repository, model)  # the version Triton serves
+    card = read_model_card(onnx.parent) or {}
+    config = (repository / model / CONFIG_FILENAME).read_text(encoding="utf-8")
+    return ServedModel(
+        name=model,
+        onnx_sha256=hashlib.sha256(onnx.read_bytes()).hexdigest(),
+        export_command=card.get("command", ""),
+        architecture=card.get("architecture", ""),
+        image_size=card.get("source_run", {}).get("image_size"),
+        field_of_view_mm_in_config="field_of_view_mm" in config,
+    )
 
 
 def source_commit() -> str:
     """The git commit of the code measured (empty outside a git checkout)."""
-    result = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=REPOSITORY_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    git = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPOSITORY_ROOT, capture_output=True, text=True
     )
-    return result.stdout.strip()
+    return git.stdout.strip()
 
 
 def make_studies(root: Path, count: int, first_seed: int) -> list[Path]:
@@ -111,7 +108,7 @@ def make_studies(root: Path, count: int, first_seed: int) -> list[Path]:
     return folders
 
 
-def run_workers(workers: int, common: list[str], out: Path, environment: dict[str, str]) -> dict:
+def run_workers(workers: int, common: list[str], out: Path, environment: dict[str, str]) -> WorkerRun:
     """Start ``workers`` shard processes at once; time them until the last exits; read their CSVs."""
     started = time.perf_counter()
     processes = [
@@ -141,19 +138,19 @@ def run_workers(workers: int, common: list[str], out: Path, environment: dict[st
     reports = [
         json.loads(path.read_text(encoding="utf-8")) for path in sorted(out.glob("shard-*/*/report.json"))
     ]
-    return {
-        "workers": workers,
-        "seconds": round(seconds, 2),
-        "studies_analysed": len(reports),
-        "studies_per_minute": round(60 * len(reports) / seconds, 2),
-        "exit_statuses": [process.returncode for process in processes],
-        "errors": [line for text in errors for line in text.splitlines() if "error" in line.lower()][:5],
-        "mean_study_seconds": {
+    return WorkerRun(
+        workers=workers,
+        seconds=round(seconds, 2),
+        studies_analysed=len(reports),
+        studies_per_minute=round(60 * len(reports) / seconds, 2),
+        exit_statuses=tuple(process.returncode for process in processes),
+        errors=tuple([line for text in errors for line in text.splitlines() if "error" in line.lower()][:5]),
+        mean_study_seconds={
             step: round(sum(report["seconds"][step] for report in reports) / max(len(reports), 1), 3)
             for step in (reports[0]["seconds"] if reports else {})
         },
-        "tiles": sum(report["tiles"]["count"] for report in reports),
-    }
+        tiles=sum(report["tiles"]["count"] for report in reports),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,29 +176,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             common = ["analyze", "--dicomweb", pacs.dicomweb_url, "--study-list", str(root / "studies.txt")]
             common += ["--url", f"127.0.0.1:{grpc_port}", "--model", arguments.model, "--slice-step"]
             common += [str(arguments.slice_step), "--settle", "0", "--force", "--quiet"]
-            runs = [
+            runs = tuple(
                 run_workers(count, common, root / f"run-{order}", environment)
                 for order, count in enumerate(arguments.workers)
-            ]
-    document = {
-        "what": "studies per minute, small phantom studies fetched from a real Orthanc (WADO-RS), analysed "
+            )
+    results = PacsThroughputResults(
+        what="studies per minute, small phantom studies fetched from a real Orthanc (WADO-RS), analysed "
         "through one embedded Triton, results stored back (STOW-RS); N worker processes, one shard each",
-        "command": "python -m bench.pacs_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "commit": source_commit(),
-        "cpu": cpu_facts(),
-        "load_average_before": [round(value, 2) for value in load_before],
-        "load_average_after": [round(value, 2) for value in os.getloadavg()],
-        "shared_machine": True,
-        "versions": package_versions(["onnxruntime", "tritonclient", "numpy", "scipy", "dicomweb-client"]),
-        "studies": {"count": arguments.studies, "size": "small", "slice_step": arguments.slice_step},
-        "model": model_facts(arguments.repository, arguments.model),
-        "runs": runs,
-    }
+        command="python -m bench.pacs_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
+        commit=source_commit(),
+        cpu=cpu_facts(),
+        load_average_before=tuple(round(value, 2) for value in load_before),
+        load_average_after=tuple(round(value, 2) for value in os.getloadavg()),
+        shared_machine=True,
+        versions=package_versions(["onnxruntime", "tritonclient", "numpy", "scipy", "dicomweb-client"]),
+        studies=StudySet(arguments.studies, "small", arguments.slice_step),
+        model=model_facts(arguments.repository, arguments.model),
+        runs=runs,
+    )
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(arguments.out, json.dumps(document, indent=2) + "\n")
-    write_text_atomically(arguments.out.with_suffix(".md"), render_table(document))
+    write_text_atomically(arguments.out, json_text(results))
+    write_text_atomically(arguments.out.with_suffix(".md"), render_table(results))
     for run in runs:
-        print(f"{run['workers']} worker(s): {run['studies_per_minute']} studies/min ({run['seconds']} s)")
+        print(f"{run.workers} worker(s): {run.studies_per_minute} studies/min ({run.seconds} s)")
     return 0
 
 

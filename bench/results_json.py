@@ -1,4 +1,4 @@
-"""results.json and bench_settings.json: the one place that turns result records into JSON and back.
+"""Result and settings JSON of every bench mode: the one place that turns records into JSON and back.
 
 Records become objects field by field, plus the properties a record names in ``JSON_PROPERTIES``
 (written for a reader of the file, ignored on reading); tuples become lists, paths strings.
@@ -58,21 +58,31 @@ def from_json(kind: type[Record], value: Any) -> Record:
     return Path(value) if kind is Path else value  # type: ignore[return-value]
 
 
+def json_text(value: Any) -> str:
+    """A record as indented JSON text (fields in declaration order), as every bench file holds it."""
+    return json.dumps(to_json(value), indent=2) + "\n"
+
+
 def write_json(value: Any, path: Path) -> Path:
     """Write a record as indented JSON (fields in declaration order)."""
-    path.write_text(json.dumps(to_json(value), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json_text(value), encoding="utf-8")
     return path
 
 
-def read_results(path: Path) -> BenchResults:
-    """Read a results.json written by `emphysema bench`.
+def read_json(kind: type[Record], path: Path, what: str) -> Record:
+    """Read a record of type ``kind`` from the JSON file ``path``, ``what`` saying which file it should be.
 
     Raises:
-        BenchError: naming the file, when it is missing, not JSON, or not a bench run's results.
+        BenchError: naming the file, when it is missing, not JSON, or not ``what``.
     """
     try:
-        return from_json(BenchResults, json.loads(path.read_text(encoding="utf-8")))
+        return from_json(kind, json.loads(path.read_text(encoding="utf-8")))
     except OSError as error:
         raise BenchError(f"{path}: cannot be read ({error.strerror})") from error
     except (KeyError, TypeError, ValueError) as error:  # JSONDecodeError is a ValueError
-        raise BenchError(f"{path}: not the results.json of `emphysema bench` ({error!r})") from error
+        raise BenchError(f"{path}: not {what} ({error!r})") from error
+
+
+def read_results(path: Path) -> BenchResults:
+    """Read a results.json written by `emphysema bench` (raises BenchError as `read_json` does)."""
+    return read_json(BenchResults, path, "the results.json of `emphysema bench`")

@@ -9,17 +9,15 @@ as the machine's ceiling. It writes results.json, report.md, the plot and the ra
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.pipeline import run_bench
 from bench.results import BenchResults
 from bench.settings import QUICK_OVERRIDES, BenchSettings
+from imaging.staging import staged_files
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,24 +67,6 @@ def resolve_settings(arguments: argparse.Namespace) -> BenchSettings:
     return BenchSettings(**{**(QUICK_OVERRIDES if arguments.quick else {}), **chosen})
 
 
-@contextlib.contextmanager
-def staged(out: Path) -> Iterator[Path]:
-    """Yield an empty folder beside ``out``; when the block ends, its files replace those in ``out``.
-
-    Results are built next to their destination and moved in at the end: a failed or interrupted
-    run leaves the previous results as they were.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}-partial-", dir=out.parent) as staging:
-        yield Path(staging)
-        out.mkdir(parents=True, exist_ok=True)
-        for entry in Path(staging).iterdir():
-            target = out / entry.name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(entry, target)
-
-
 def print_summary(results: BenchResults, out: Path) -> None:
     """Say where the report is and each goal's verdict."""
     print(f"bench: wrote {out / 'report.md'} and results.json in {results.duration_seconds:.0f} s")
@@ -107,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = " ".join(["emphysema bench", *(sys.argv[1:] if argv is None else argv)])
     settings = resolve_settings(arguments)
-    with staged(settings.out) as staging:
+    with staged_files(settings.out) as staging:
         results = run_bench(settings, command, staging)
     print_summary(results, settings.out)
     return 0

@@ -8,14 +8,13 @@ previous results as they were.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.study_results import StudyBenchResults
 from bench.study_settings import SIZES, StudyBenchSettings
+from imaging.staging import staged_files
 
 RESULTS_NAME, REPORT_NAME, SETTINGS_NAME = "results.json", "report.md", "study_bench_settings.json"
 
@@ -73,27 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def write_results(results: dict, settings: StudyBenchSettings) -> None:
-    """Write results.json, report.md and the settings into ``settings.out`` all at once."""
+def write_results(results: StudyBenchResults) -> None:
+    """Write results.json, report.md and the settings into the results' ``settings.out`` all at once."""
+    from bench.results_json import write_json
     from bench.study_report import render_report
 
-    settings.out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(
-        prefix=f".{settings.out.name}-partial-", dir=settings.out.parent
-    ) as staging:
-        folder = Path(staging)
-        (folder / RESULTS_NAME).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    with staged_files(results.settings.out) as folder:
+        write_json(results, folder / RESULTS_NAME)
         (folder / REPORT_NAME).write_text(render_report(results), encoding="utf-8")
-        (folder / SETTINGS_NAME).write_text(json.dumps(settings.to_dict(), indent=2) + "\n", encoding="utf-8")
-        settings.out.mkdir(parents=True, exist_ok=True)
-        for entry in folder.iterdir():
-            os.replace(entry, settings.out / entry.name)
+        write_json(results.settings, folder / SETTINGS_NAME)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the study benchmark; the goals are reported, never the exit status (0 once measured)."""
+    from bench.goals import judge_study
     from bench.study_pipeline import run_study_bench
-    from bench.study_report import assess_goals
+    from bench.study_report import verdict_text
 
     arguments = build_parser().parse_args(argv)
     settings = StudyBenchSettings(
@@ -109,15 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         end_to_end_runs=arguments.runs,
     )
     command = " ".join(["emphysema bench study", *(sys.argv[3:] if argv is None else argv)])
-    results = run_study_bench(settings, command, quiet=arguments.quiet)
-    results["goals"] = assess_goals(results)
-    write_results(results, settings)
-    end_to_end = results["end_to_end"]
-    print(
-        f"bench study: {end_to_end['tiles']['count']} tiles in {end_to_end['wall_seconds']:.1f} s; "
-        f"wrote {settings.out}"
-    )
-    for goal in results["goals"]:
-        verdict = "not judged" if goal["met"] is None else ("met" if goal["met"] else "NOT MET")
-        print(f"bench study:   {goal['name']}: {goal['measured']:g} ({goal['rule']}) -> {verdict}")
+    results = judge_study(run_study_bench(settings, command, quiet=arguments.quiet))
+    write_results(results)
+    tiles, wall = results.end_to_end.tiles["count"], results.end_to_end.wall_seconds
+    print(f"bench study: {tiles} tiles in {wall:.1f} s; wrote {settings.out}")
+    for goal in results.goals:
+        print(f"bench study:   {goal.goal}: {goal.measured:g} -> {verdict_text(goal).strip('*')}")
     return 0

@@ -1,19 +1,17 @@
-"""Settings and goals of `emphysema bench study`: one frozen dataclass, the single source of truth."""
+"""Settings of `emphysema bench study`: one frozen dataclass, the single source of truth.
+
+Its goals are `bench.goals.STUDY_GOALS`, beside the main bench's.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
 
 from imaging.contract import DEFAULT_REPOSITORY
 from imaging.errors import UsageError
 
-# The issue's goals, defined once; the report says met or not met, no test asserts them.
-GOAL_END_TO_END_SECONDS = 60.0
-GOAL_OTHER_STEPS_SHARE = 0.30
-GOAL_SERVED_RATIO = 0.9
 # The steps of one analysed study, in order; their seconds add up to the study's wall time.
 STEPS: tuple[str, ...] = ("read", "segment", "tile", "inference", "summarise", "write")
 SIZES: tuple[str, ...] = ("small", "medium", "full")
@@ -82,10 +80,3 @@ class StudyBenchSettings:
     def batch_sizes_for(self, max_batch_size: int) -> tuple[int, ...]:
         """The batch sizes to compare for a model: the chosen ones it accepts, and its maximum."""
         return tuple(sorted({size for size in self.batch_sizes if size <= max_batch_size} | {max_batch_size}))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings (paths as strings)."""
-        values = dataclasses.asdict(self)
-        values["repository"], values["out"] = str(self.repository), str(self.out)
-        values["batch_sizes"] = list(self.batch_sizes)
-        return values

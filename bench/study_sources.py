@@ -12,9 +12,9 @@ import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from bench.settings import BenchError
+from bench.study_results import StudyFacts
 from bench.study_settings import StudyBenchSettings
 
 
@@ -30,7 +30,7 @@ def served_onnx(repository: Path, model: str) -> tuple[int, Path]:
     return versions[-1], repository / model / str(versions[-1]) / ONNX_FILENAME
 
 
-def generate_study(settings: StudyBenchSettings, folder: Path) -> dict[str, Any]:
+def generate_study(settings: StudyBenchSettings, folder: Path) -> StudyFacts:
     """Write the phantom study (DICOM series) into ``folder``; return what it is and how long it took."""
     from study.phantom.command import write_study
     from study.phantom.settings import settings_for_size
@@ -40,16 +40,17 @@ def generate_study(settings: StudyBenchSettings, folder: Path) -> dict[str, Any]
     )
     started = time.perf_counter()
     truth = write_study(folder, settings.pattern, settings.severity, settings.seed, phantom, nifti=False)
-    return {
-        "size": settings.size,
-        "matrix": phantom.matrix,
-        "pattern": settings.pattern,
-        "severity": settings.severity,
-        "seed": settings.seed,
-        "slice_thickness_mm": settings.slice_thickness_mm,
-        "truth_laa950_percent": truth.get("laa950_percent"),
-        "generate_seconds": round(time.perf_counter() - started, 1),
-    }
+    seconds = round(time.perf_counter() - started, 1)
+    return StudyFacts(
+        settings.size,
+        phantom.matrix,
+        settings.pattern,
+        settings.severity,
+        settings.seed,
+        settings.slice_thickness_mm,
+        truth.get("laa950_percent"),
+        seconds,
+    )
 
 
 @contextlib.contextmanager

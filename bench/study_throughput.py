@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 
+from bench.study_results import Agreement, BatchTiming, PathTiming
 from client.contract import ModelInfo, Prediction
 from client.triton import TritonClassifier
 from imaging.contract import CLASS_NAMES
@@ -91,7 +91,7 @@ def compare_paths(
     rois: np.ndarray,
     batch_sizes: tuple[int, ...],
     rounds: int,
-) -> dict[str, Any]:
+) -> tuple[tuple[BatchTiming, ...], dict[str, list[str]]]:
     """Time every path on the same ROIs at each batch size; check they give the same labels.
 
     Args:
@@ -101,8 +101,7 @@ def compare_paths(
         rounds: alternating rounds per path and batch size (the fastest counts).
 
     Returns:
-        ``{"rois", "batches": [{"batch_size", path: {"rois_per_second", "round_seconds"}}],
-        "labels": {path: [labels at the largest batch]}}``.
+        Each batch size's timings, and each path's labels at the largest batch size.
     """
     batches = []
     labels: dict[str, list[str]] = {}
@@ -116,21 +115,19 @@ def compare_paths(
                 started = time.perf_counter()
                 labels[name] = classify(rois)
                 round_seconds[name].append(time.perf_counter() - started)
-        entry: dict[str, Any] = {"batch_size": batch_size}
-        for name, seconds in round_seconds.items():
-            entry[name] = {
-                "rois_per_second": round(len(rois) / min(seconds), 1),
-                "round_seconds": [round(value, 3) for value in seconds],
-            }
-        batches.append(entry)
-    return {"rois": len(rois), "batches": batches, "labels": labels}
+        timings = {
+            name: PathTiming(round(len(rois) / min(seconds), 1), tuple(round(value, 3) for value in seconds))
+            for name, seconds in round_seconds.items()
+        }
+        batches.append(BatchTiming(batch_size, timings))
+    return tuple(batches), labels
 
 
-def label_agreement(labels: dict[str, list[str]], reference: str) -> dict[str, Any]:
+def label_agreement(labels: dict[str, list[str]], reference: str) -> dict[str, Agreement]:
     """How many ROIs each path labels as ``reference`` does, per path."""
     expected = labels[reference]
     return {
-        name: {"same": sum(a == b for a, b in zip(found, expected, strict=True)), "of": len(expected)}
+        name: Agreement(sum(a == b for a, b in zip(found, expected, strict=True)), len(expected))
         for name, found in labels.items()
         if name != reference
     }

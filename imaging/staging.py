@@ -84,3 +84,21 @@ def staged_folder(out: Path) -> Iterator[Path]:
             os.replace(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_files(out: Path) -> Iterator[Path]:
+    """Yield an empty folder beside ``out``; when the block ends, its entries replace those in ``out``.
+
+    Unlike `staged_folder`, what else ``out`` holds stays (a results folder shared by several
+    commands); a failed or interrupted run leaves the previous files as they were.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}-partial-", dir=out.parent) as staging:
+        yield Path(staging)
+        out.mkdir(parents=True, exist_ok=True)
+        for entry in Path(staging).iterdir():
+            target = out / entry.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(entry, target)

@@ -54,15 +54,22 @@ def test_the_int8_weight_range_tables_are_their_json_rendered():
         assert (folder / "results.md").read_text(encoding="utf-8") == render_markdown(document), folder.name
 
 
-def test_the_pacs_throughput_table_is_its_json_rendered():
+def test_the_pacs_throughput_results_load_and_regenerate_byte_for_byte():
+    from bench.pacs_throughput_results import PacsThroughputResults
     from bench.pacs_throughput_table import render_table
+    from bench.results_json import json_text, read_json
 
     folder = ROOT / "bench" / "results" / "pacs_throughput"
-    document = json.loads((folder / "throughput.json").read_text(encoding="utf-8"))
-    assert (folder / "throughput.md").read_text(encoding="utf-8") == render_table(document)
-    assert document["cpu"]["model"] and document["cpu"]["cores"] >= 1, "the CPU is recorded"
-    assert {run["workers"] for run in document["runs"]} == {1, 2}
-    assert all(run["studies_analysed"] == document["studies"]["count"] for run in document["runs"])
+    results = read_json(
+        PacsThroughputResults,
+        folder / "throughput.json",
+        "the throughput.json of `python -m bench.pacs_throughput`",
+    )
+    assert json_text(results) == (folder / "throughput.json").read_text(encoding="utf-8")
+    assert (folder / "throughput.md").read_text(encoding="utf-8") == render_table(results)
+    assert results.cpu["model"] and results.cpu["cores"] >= 1, "the CPU is recorded"
+    assert {run.workers for run in results.runs} == {1, 2}
+    assert all(run.studies_analysed == results.studies.count for run in results.runs)
 
 
 def test_the_pattern_accuracy_table_is_its_json_rendered_and_sets_the_default_roi_size():
@@ -91,11 +98,23 @@ def test_the_docs_hold_no_hand_copied_result_tables():
     assert not copied, copied
 
 
-def test_the_study_benchmark_report_is_its_json_rendered():
-    from bench.study_report import assess_goals, render_report
+def test_the_study_benchmark_results_load_and_regenerate_byte_for_byte():
+    import dataclasses
+
+    from bench.goals import judge_study
+    from bench.results_json import read_json, to_json
+    from bench.study_report import render_report
+    from bench.study_results import StudyBenchResults
 
     folder = ROOT / "bench" / "results" / "study_analysis"
-    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    results = read_json(
+        StudyBenchResults, folder / "results.json", "the results.json of `emphysema bench study`"
+    )
+    committed = (folder / "results.json").read_text(encoding="utf-8")
+    assert json.dumps(to_json(results), indent=2) + "\n" == committed
     assert (folder / "report.md").read_text(encoding="utf-8") == render_report(results)
+    settings = json.loads((folder / "study_bench_settings.json").read_text(encoding="utf-8"))
+    assert to_json(results.settings) == settings
     # The verdicts are the goals' rules applied to the committed figures, not typed in.
-    assert results["goals"] == assess_goals(results)
+    assert judge_study(dataclasses.replace(results, goals=())) == results
+    assert [goal.met for goal in results.goals] == [False, True, True]

@@ -13,8 +13,11 @@ import json
 
 import pytest
 
+from bench.goals import STUDY_GOALS
+from bench.results_json import read_json
 from bench.study_command import RESULTS_NAME, SETTINGS_NAME, build_parser
 from bench.study_report import render_report
+from bench.study_results import Agreement, StudyBenchResults
 from bench.study_settings import STEPS
 from emphysema.cli import main as cli_main
 
@@ -44,34 +47,32 @@ def test_a_small_study_is_split_into_steps_and_both_paths_agree(triton_server, t
         ]
     )
     assert status == 0
-    results = json.loads((out / RESULTS_NAME).read_text(encoding="utf-8"))
-    end_to_end = results["end_to_end"]
-    assert list(end_to_end["steps"]) == list(STEPS)
-    steps_total = sum(end_to_end["steps"].values())
+    results = read_json(StudyBenchResults, out / RESULTS_NAME, "the results.json of `emphysema bench study`")
+    end_to_end = results.end_to_end
+    assert list(end_to_end.steps) == list(STEPS)
     # Only the report's own json.dump and the folder rename fall outside the steps.
-    assert steps_total == pytest.approx(end_to_end["wall_seconds"], abs=0.2)
-    assert end_to_end["steps"]["inference"] > 0 and end_to_end["tiles"]["count"] > 300
-    assert len(end_to_end["all_wall_seconds"]) == 2 and end_to_end["wall_seconds"] == min(
-        end_to_end["all_wall_seconds"]
-    )
+    assert sum(end_to_end.steps.values()) == pytest.approx(end_to_end.wall_seconds, abs=0.2)
+    assert end_to_end.steps["inference"] > 0 and end_to_end.tiles["count"] > 300
+    walls = end_to_end.all_wall_seconds
+    assert len(walls) == 2 and end_to_end.wall_seconds == min(walls)
 
-    comparison = results["comparison"]
-    assert comparison["rois"] == 300
-    assert [entry["batch_size"] for entry in comparison["batches"]] == [1, tiny_repository.max_batch_size]
-    for entry in comparison["batches"]:
-        assert entry["onnxruntime"]["rois_per_second"] > 0 and entry["triton"]["rois_per_second"] > 0
+    comparison = results.comparison
+    assert comparison.rois == 300
+    assert [batch.batch_size for batch in comparison.batches] == [1, tiny_repository.max_batch_size]
+    for batch in comparison.batches:
+        assert batch.paths["onnxruntime"].rois_per_second > 0 and batch.paths["triton"].rois_per_second > 0
     # Triton, in process, and the analysis itself gave every one of the same ROIs the same label.
-    assert comparison["label_agreement_with_in_process"] == {
-        "triton": {"same": 300, "of": 300},
-        "analysis": {"same": 300, "of": 300},
+    assert comparison.label_agreement_with_in_process == {
+        "triton": Agreement(same=300, of=300),
+        "analysis": Agreement(same=300, of=300),
     }
-    assert results["environment"]["cpu"]["cores"] >= 1 and results["environment"]["load_average_at_start"]
+    assert results.environment.cpu["cores"] >= 1 and results.environment.load_average_at_start
 
     assert (out / "report.md").read_text(encoding="utf-8") == render_report(results)
-    assert len(results["goals"]) == 3
+    assert [goal.name for goal in results.goals] == list(STUDY_GOALS)
     # A small study with a slice-level model is no evidence for the full-size goals.
-    assert all("small study" in goal["not_judged"] for goal in results["goals"][:2])
-    assert results["goals"][2]["met"] in {True, False}
+    assert all(goal.met is None and "small study" in goal.why for goal in results.goals[:2])
+    assert results.goals[2].met in {True, False}
     saved = json.loads((out / SETTINGS_NAME).read_text(encoding="utf-8"))
     assert saved["size"] == "small" and saved["url"] == triton_server.grpc_url
 
