@@ -6,36 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from client.launch import AppSettings, start_app, stop_app, wait_until_serving
+from client.launch import AppSettings
 from client.report import DISCLAIMER
 from client.uploads import read_upload
 from client.views import CLASS_TITLES
 from deploy.ports import free_ports
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, needs_chromium, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.triton]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "client"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 
 
 @pytest.fixture
 def served_app(triton_server):
     settings = AppSettings(port=free_ports(1)[0], triton_url=triton_server.grpc_url)
-    process = start_app(settings)
-    try:
-        wait_until_serving(settings, process)
+    with serving(settings):
         yield settings
-    finally:
-        stop_app(process)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make install adds it)")
+@needs_chromium
 def test_upload_in_a_real_browser_shows_the_prediction(served_app, tiny_repository, scans, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 

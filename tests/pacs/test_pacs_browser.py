@@ -7,15 +7,14 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from client.launch import AppSettings, start_app, stop_app, wait_until_serving
+from client.launch import AppSettings
 from deploy.ports import free_ports
 from pacs.dicomweb import connect, store_folder
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, needs_chromium, serving
 from web.launch import WEB_APP
 
 pytestmark = [pytest.mark.pacs, pytest.mark.browser, pytest.mark.triton]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +30,11 @@ def served_web_app(monkeypatch, pacs, triton_server):
     monkeypatch.setenv("EMPHYSEMA_PACS_USER", pacs.credentials.user)
     monkeypatch.setenv("EMPHYSEMA_PACS_PASSWORD", pacs.credentials.password)
     settings = AppSettings(port=free_ports(1)[0], triton_url=triton_server.grpc_url, script=WEB_APP)
-    process = start_app(settings)
-    try:
-        wait_until_serving(settings, process)
+    with serving(settings):
         yield settings
-    finally:
-        stop_app(process)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make install adds it)")
+@needs_chromium
 def test_the_pacs_page_lists_the_study_and_analyses_it_in_a_real_browser(
     served_web_app, pacs, synthetic_study
 ):

@@ -7,34 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from client.launch import AppSettings, start_app, stop_app, wait_until_serving
+from client.launch import AppSettings
 from deploy.ports import free_ports
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, needs_chromium, serving
 from web.launch import WEB_APP
 
 pytestmark = [pytest.mark.browser, pytest.mark.triton]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 
 
 @pytest.fixture
 def served_web_app(triton_server):
     settings = AppSettings(port=free_ports(1)[0], triton_url=triton_server.grpc_url, script=WEB_APP)
-    process = start_app(settings)
-    try:
-        wait_until_serving(settings, process)
+    with serving(settings):
         yield settings
-    finally:
-        stop_app(process)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make install adds it)")
+@needs_chromium
 def test_an_uploaded_series_is_analysed_and_shown_in_a_real_browser(served_web_app, phantom_series, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
