@@ -180,15 +180,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_workers(count, common, root / f"run-{order}", environment)
                 for order, count in enumerate(arguments.workers)
             )
+    cpu = cpu_facts()
     results = PacsThroughputResults(
         what="studies per minute, small phantom studies fetched from a real Orthanc (WADO-RS), analysed "
         "through one embedded Triton, results stored back (STOW-RS); N worker processes, one shard each",
         command="python -m bench.pacs_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
         commit=source_commit(),
-        cpu=cpu_facts(),
+        cpu=cpu,
         load_average_before=tuple(round(value, 2) for value in load_before),
         load_average_after=tuple(round(value, 2) for value in os.getloadavg()),
-        shared_machine=True,
+        # Other work was running when the 1-minute load before the start exceeds half the cores.
+        shared_machine=load_before[0] > cpu["cores"] / 2,
         versions=package_versions(["onnxruntime", "tritonclient", "numpy", "scipy", "dicomweb-client"]),
         studies=StudySet(arguments.studies, "small", arguments.slice_step),
         model=model_facts(arguments.repository, arguments.model),

@@ -38,7 +38,7 @@ def render_table(results: PacsThroughputResults) -> str:
         "lung slice analysed.",
         "",
         "| run | workers | studies analysed | wall time | studies / min | vs 1 worker (mean) | tiles / s | "
-        "mean read + segment + write per study | mean tile + classify per study |",
+        "mean read, segment, summarise and write per study | mean tile + classify per study |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for order, run in enumerate(results.runs, start=1):
