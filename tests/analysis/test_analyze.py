@@ -27,13 +27,12 @@ from analysis.output_files import (
 from analysis.settings import AnalysisSettings
 from analysis.study_analysis import analyse_study
 from client.errors import TritonUnavailableError
-from client.settings import TritonSettings
-from client.triton import TritonClassifier
 from emphysema.cli import main as cli_main
 from study.lungs import segment_lungs
 from study.phantom.dicom_series import write_series
 from study.reader import read_study
 from tests.analysis.dicom_checks import check_pdf_report, validator_errors
+from tests.triton_support import classifier_stopping_after_first_batch
 
 pytestmark = pytest.mark.triton
 
@@ -117,33 +116,11 @@ def test_a_study_without_lungs_is_refused_and_nothing_written(
 
 def test_triton_going_down_mid_study_is_a_clear_error_and_leaves_nothing(tiny_repository, studies, tmp_path):
     """A dedicated server is stopped after the first batch; the rest of the study cannot be classified."""
-    from deploy.embedded import EmbeddedTriton
-    from deploy.ports import free_ports
-    from deploy.settings import ServeSettings
-
-    grpc_port, http_port, metrics_port = free_ports(3)
-    serve = ServeSettings(
-        grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=1, exit_timeout_s=5
-    )
-    server = EmbeddedTriton(tiny_repository.path, serve)
-
-    class StoppedAfterFirstBatch(TritonClassifier):
-        def classify(self, images, model=None):
-            predictions = super().classify(images, model)
-            server.stop()
-            return predictions
-
-    settings = TritonSettings(url=f"127.0.0.1:{grpc_port}", model=tiny_repository.model_name, retries=1)
-    destination = tmp_path / "mixed"
-    with server, StoppedAfterFirstBatch(settings) as classifier:
+    model = tiny_repository.model_name
+    with classifier_stopping_after_first_batch(tiny_repository.path, model) as classifier:
         with pytest.raises(TritonUnavailableError, match="127.0.0.1"):
             analyse_study(
-                studies["mixed"],
-                destination,
-                classifier,
-                settings.model,
-                AnalysisSettings(slice_step=4),
-                True,
+                studies["mixed"], tmp_path / "mixed", classifier, model, AnalysisSettings(slice_step=4), True
             )
     assert list(tmp_path.iterdir()) == []
 

@@ -15,8 +15,6 @@ import pytest
 
 from analysis.from_pacs import ArrivalSettings
 from client.errors import TritonUnavailableError
-from client.settings import TritonSettings
-from client.triton import TritonClassifier
 from deploy.ports import free_ports
 from emphysema.cli import main as cli_main
 from pacs.dicomweb import connect, describe_series, store_folder
@@ -34,6 +32,7 @@ from tests.pacs.analysis_support import (
     store_slowly,
     stored_phantom,
 )
+from tests.triton_support import classifier_stopping_after_first_batch
 
 pytestmark = [pytest.mark.pacs, pytest.mark.triton]
 
@@ -138,31 +137,16 @@ def test_a_pacs_that_stays_silent_is_one_clear_line(
 def test_triton_going_down_mid_study_stores_nothing_and_leaves_nothing(
     pacs_environment, tiny_repository, tmp_path, monkeypatch
 ):
-    from deploy.embedded import EmbeddedTriton
-    from deploy.settings import ServeSettings
-
     _, header = stored_phantom(pacs_environment, tmp_path, 308)
     client = connect(pacs_environment.url, pacs_environment.credentials)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the fetched series goes
-    grpc_port, http_port, metrics_port = free_ports(3)
-    serve = ServeSettings(
-        grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=1, exit_timeout_s=5
-    )
-    server = EmbeddedTriton(tiny_repository.path, serve)
-
-    class StoppedAfterFirstBatch(TritonClassifier):
-        def classify(self, images, model=None):
-            predictions = super().classify(images, model)
-            server.stop()
-            return predictions
-
-    settings = TritonSettings(url=f"127.0.0.1:{grpc_port}", model=tiny_repository.model_name, retries=1)
-    with server, StoppedAfterFirstBatch(settings) as classifier:
+    model = tiny_repository.model_name
+    with classifier_stopping_after_first_batch(tiny_repository.path, model) as classifier:
         with pytest.raises(TritonUnavailableError):
             analyse_directly(
-                client, header, classifier, settings.model, tmp_path / "local", ArrivalSettings(settle_s=0.1)
+                client, header, classifier, model, tmp_path / "local", ArrivalSettings(settle_s=0.1)
             )
     assert not (tmp_path / "local").exists()
     assert list(scratch.iterdir()) == []  # the fetched series (patient data) is gone

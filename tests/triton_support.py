@@ -1,0 +1,35 @@
+"""What tests of a Triton going away share: a dedicated embedded server stopped after one batch."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from client.settings import TritonSettings
+from client.triton import TritonClassifier
+from deploy.embedded import EmbeddedTriton
+from deploy.ports import free_ports
+from deploy.settings import ServeSettings
+
+
+@contextlib.contextmanager
+def classifier_stopping_after_first_batch(repository, model: str) -> Iterator[TritonClassifier]:
+    """Serve ``repository`` with a real embedded Triton; yield a classifier that stops it after one batch.
+
+    The rest of a study then meets a server that is gone, as when Triton dies mid-study.
+    """
+    grpc_port, http_port, metrics_port = free_ports(3)
+    serve = ServeSettings(
+        grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=1, exit_timeout_s=5
+    )
+    server = EmbeddedTriton(repository, serve)
+
+    class StoppedAfterFirstBatch(TritonClassifier):
+        def classify(self, images, model=None):
+            predictions = super().classify(images, model)
+            server.stop()
+            return predictions
+
+    settings = TritonSettings(url=f"127.0.0.1:{grpc_port}", model=model, retries=1)
+    with server, StoppedAfterFirstBatch(settings) as classifier:
+        yield classifier
