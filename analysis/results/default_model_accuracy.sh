@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The exact commands that made default_model_accuracy/accuracy.json: the default ROI model
+# (32 mm, chosen by pattern_accuracy.sh) trained on more studies for longer, then judged at
+# analyze's own defaults (10 mm cells, every 2nd lung slice). Run from the repository root;
+# WORK holds the data. Measured on 2 cores of an AMD EPYC.
+set -euo pipefail
+WORK=${WORK:-/tmp/acc2}
+E="emphysema"
+
+batch () {  # count pattern severity seed: COUNT studies of one pattern and severity into train/
+  local name="${2/+/_}-${3:-none}-$4"
+  $E synth-study --out "$WORK/tmp-$name" --studies "$1" --size medium --pattern "$2" \
+    ${3:+--severity $3} --seed "$4" --quiet
+  for study in "$WORK/tmp-$name"/study-*; do mv "$study" "$WORK/train/$name-${study##*-}"; done
+  rm -rf "$WORK/tmp-$name"
+}
+
+# 73 training studies: 5 per pattern and severity (PLE had 3 patients in pattern_accuracy.sh),
+# 8 NT, and 5 more severe CLE (moderate CLE studies give almost no CLE ROI).
+mkdir -p "$WORK/train"
+seed=1000
+for pattern in CLE PSE PLE CLE+PSE; do
+  for severity in mild moderate severe; do
+    batch 5 $pattern $severity $seed
+    seed=$((seed + 1))
+  done
+done
+batch 8 NT "" $seed
+batch 5 CLE severe $((seed + 1))
+
+# The held-out studies of pattern_accuracy.sh (seeds 500-514), never trained on: patient = study.
+i=0
+mkdir -p "$WORK/heldout"
+for spec in CLE:mild CLE:moderate CLE:severe PSE:mild PSE:moderate PSE:severe PLE:mild \
+  PLE:moderate PLE:severe CLE+PSE:mild CLE+PSE:moderate CLE+PSE:severe NT:1 NT:2 NT:3; do
+  pattern=${spec%%:*} severity=${spec##*:}
+  $E synth-study --out "$WORK/heldout/part$i" --studies 1 --size medium --pattern "$pattern" \
+    $([ "$pattern" = NT ] || echo --severity "$severity") --seed $((500 + i)) --quiet
+  mv "$WORK/heldout/part$i/study-000" "$WORK/heldout/${pattern/+/_}-$severity"
+  rm -rf "$WORK/heldout/part$i"
+  i=$((i + 1))
+done
+
+$E roi-dataset "$WORK/train" --out "$WORK/rois32" --roi-mm 32 --stride-mm 32 --quiet
+# --test-fraction 0: the held-out studies are the test; 15 % of each class's patients pick the epoch.
+$E train --data "$WORK/rois32" --architecture simple_cnn --out "$WORK/run32" --quick \
+  --image-size 64 --test-fraction 0 --epochs 25 --quiet
+$E export --run "$WORK/run32" --repository "$WORK/repo" --model roi32
+
+$E serve --repository "$WORK/repo" --grpc-port 18101 --http-port 18100 --metrics-port 18102 \
+  --supervisor-port 0 &
+SERVE=$!
+until curl -sf localhost:18100/v2/health/ready; do sleep 2; done
+$E analysis-eval "$WORK/heldout" --out analysis/results/default_model_accuracy --overwrite \
+  --url 127.0.0.1:18101 --model roi32 --quiet
+kill $SERVE
