@@ -29,7 +29,7 @@ from analysis.accuracy_table import render_table
 from analysis.field_of_view import resolve_field_of_view
 from analysis.label_sources import find_labelled_studies, read_labelled_study
 from analysis.pattern_map import build_pattern_map
-from analysis.settings import AnalysisSettings, RoiSettings
+from analysis.settings import AnalysisSettings, RoiSettings, add_grid_options
 from analysis.study_accuracy import compare_study
 from analysis.tiles import check_in_plane
 from client.settings import TritonSettings
@@ -48,7 +48,6 @@ TRUTH_RULE = (
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``emphysema analysis-eval`` argument parser."""
-    defaults = AnalysisSettings()
     parser = argparse.ArgumentParser(prog="emphysema analysis-eval", description=__doc__.split("\n")[0])
     parser.add_argument(
         "studies", nargs="+", type=Path, metavar="STUDY", help="held-out study folders, or a folder of them"
@@ -63,18 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[TritonSettings.model],
         help="served model name(s) (default %(default)s)",
     )
-    parser.add_argument(
-        "--stride-mm",
-        type=float,
-        default=defaults.stride_mm,
-        help="map cell side in mm (default %(default)s)",
-    )
-    parser.add_argument(
-        "--slice-step",
-        type=int,
-        default=defaults.slice_step,
-        help="analyse every Nth lung slice (default %(default)s)",
-    )
+    add_grid_options(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser

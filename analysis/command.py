@@ -38,7 +38,7 @@ from analysis.cohort import expand_studies, select_shard
 from analysis.cohort_run import CohortRecord, prepare_resume
 from analysis.pacs_cohort import listed_studies, pacs_study_analysis
 from analysis.pacs_command import add_pacs_options, check_pacs_arguments, run_from_pacs
-from analysis.settings import AnalysisSettings
+from analysis.settings import AnalysisSettings, add_grid_options
 from analysis.study_analysis import analyse_study
 from client.settings import TritonSettings
 from client.triton import TritonClassifier
@@ -49,25 +49,13 @@ from imaging.staging import check_output_folder, staged_folder
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     """Add the Triton server, the model and the analysis settings (shared with ``watch``)."""
-    defaults = AnalysisSettings()
     parser.add_argument(
         "--url", default=DEFAULT_TRITON_URL, help=f"Triton gRPC address (default {DEFAULT_TRITON_URL})"
     )
     parser.add_argument(
         "--model", default=TritonSettings.model, help="served model name (default %(default)s)"
     )
-    parser.add_argument(
-        "--stride-mm",
-        type=float,
-        default=defaults.stride_mm,
-        help="map cell side in mm (default %(default)s)",
-    )
-    parser.add_argument(
-        "--slice-step",
-        type=int,
-        default=defaults.slice_step,
-        help="analyse every Nth lung slice (default %(default)s)",
-    )
+    add_grid_options(parser)
     parser.add_argument("--field-of-view-mm", type=float, help="ROI side in mm (default: the model's)")
     parser.add_argument(
         "--include-patient-details",

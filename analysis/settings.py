@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 from imaging.errors import UsageError
@@ -113,6 +114,23 @@ class AnalysisSettings:
         _check_positive("the overlay slice count", self.overlay_slices)
         if not 0 <= self.minimum_lung_share <= 1:
             raise UsageError(f"the minimum lung share must be in [0, 1], got {self.minimum_lung_share}")
+
+
+def add_grid_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--stride-mm`` and ``--slice-step``, the analysis grid `analyze` and `analysis-eval` share."""
+    defaults = AnalysisSettings()
+    parser.add_argument(
+        "--stride-mm",
+        type=float,
+        default=defaults.stride_mm,
+        help="map cell side in mm (default %(default)s)",
+    )
+    parser.add_argument(
+        "--slice-step",
+        type=int,
+        default=defaults.slice_step,
+        help="analyse every Nth lung slice (default %(default)s)",
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""What tests of a Triton going away share: a dedicated embedded server stopped after one batch."""
+"""What tests of analysis through Triton share: its inference count, and a server stopped after one batch."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+
+import tritonclient.grpc as grpcclient
 
 from client.settings import TritonSettings
 from client.triton import TritonClassifier
@@ -33,3 +35,9 @@ def classifier_stopping_after_first_batch(repository, model: str) -> Iterator[Tr
     settings = TritonSettings(url=f"127.0.0.1:{grpc_port}", model=model, retries=1)
     with server, StoppedAfterFirstBatch(settings) as classifier:
         yield classifier
+
+
+def inference_count(url: str, model: str) -> int:
+    """How many requests Triton at ``url`` has served for ``model`` (grows by one per batch)."""
+    with grpcclient.InferenceServerClient(url) as client:
+        return client.get_inference_statistics(model).model_stats[0].inference_count

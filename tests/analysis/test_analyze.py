@@ -14,7 +14,6 @@ import highdicom
 import numpy as np
 import pydicom
 import pytest
-import tritonclient.grpc as grpcclient
 
 from analysis.output_files import (
     DICOM_OUTPUTS,
@@ -32,14 +31,9 @@ from study.lungs import segment_lungs
 from study.phantom.dicom_series import write_series
 from study.reader import read_study
 from tests.analysis.dicom_checks import check_pdf_report, validator_errors
-from tests.triton_support import classifier_stopping_after_first_batch
+from tests.triton_support import classifier_stopping_after_first_batch, inference_count
 
 pytestmark = pytest.mark.triton
-
-
-def _inference_count(url: str, model: str) -> int:
-    with grpcclient.InferenceServerClient(url) as client:
-        return client.get_inference_statistics(model).model_stats[0].inference_count
 
 
 def _analyze(triton_server, tiny_repository, *arguments: str) -> int:
@@ -60,9 +54,9 @@ def _analyze(triton_server, tiny_repository, *arguments: str) -> int:
 
 def test_every_lung_tile_is_classified_once_and_summarised(triton_server, tiny_repository, studies, tmp_path):
     out = tmp_path / "analysis"
-    before = _inference_count(triton_server.grpc_url, tiny_repository.model_name)
+    before = inference_count(triton_server.grpc_url, tiny_repository.model_name)
     assert _analyze(triton_server, tiny_repository, str(studies["mixed"]), "--out", str(out)) == 0
-    served = _inference_count(triton_server.grpc_url, tiny_repository.model_name) - before
+    served = inference_count(triton_server.grpc_url, tiny_repository.model_name) - before
 
     report = json.loads((out / "mixed" / "report.json").read_text(encoding="utf-8"))
     assert report["tiles"]["count"] == served > 0

@@ -12,12 +12,12 @@ import shutil
 
 import numpy as np
 import pytest
-import tritonclient.grpc as grpcclient
 
 from analysis.accuracy_table import render_table
 from emphysema.cli import main as cli_main
 from study.lungs import segment_lungs
 from study.reader import read_study
+from tests.triton_support import inference_count
 
 pytestmark = pytest.mark.triton
 REGION_MODEL = "tiny_roi"
@@ -44,11 +44,6 @@ def region_server(tiny_repository, tmp_path_factory):
     settings = ServeSettings(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=1)
     with EmbeddedTriton(repository, settings) as server:
         yield server
-
-
-def inference_count(url: str, model: str) -> int:
-    with grpcclient.InferenceServerClient(url) as client:
-        return client.get_inference_statistics(model).model_stats[0].inference_count
 
 
 def test_a_region_model_classifies_only_tiles_with_enough_lung_and_fills_the_edges(

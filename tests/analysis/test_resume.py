@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-import tritonclient.grpc as grpcclient
 
 from analysis.cohort import select_shard
 from analysis.cohort_run import CSV_NAME, SETTINGS_NAME, CohortRecord, prepare_resume
 from emphysema.cli import main as cli_main
 from imaging.errors import UsageError
+from tests.triton_support import inference_count
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 RECORD = {"model": "inceptionv3", "settings": {"stride_mm": 10.0}}
@@ -104,11 +104,6 @@ def test_resume_and_overwrite_exclude_each_other(tmp_path, capsys):
 # Through the real embedded Triton with the tiny model.
 
 
-def _inference_count(url: str, model: str) -> int:
-    with grpcclient.InferenceServerClient(url) as client:
-        return client.get_inference_statistics(model).model_stats[0].inference_count
-
-
 def _options(triton_server, tiny_repository) -> list[str]:
     return [
         "--url",
@@ -137,9 +132,9 @@ def test_a_resumed_cohort_skips_finished_studies_and_retries_failed_ones(
 
     (cohort / "late").rename(tmp_path / "broken")
     (cohort / "late").symlink_to(studies["mixed"], target_is_directory=True)
-    before = _inference_count(triton_server.grpc_url, tiny_repository.model_name)
+    before = inference_count(triton_server.grpc_url, tiny_repository.model_name)
     assert cli_main(["analyze", str(cohort), "--out", str(out), "--resume", *options]) == 0
-    served = _inference_count(triton_server.grpc_url, tiny_repository.model_name) - before
+    served = inference_count(triton_server.grpc_url, tiny_repository.model_name) - before
 
     rows = _rows(out)
     assert {name: row["status"] for name, row in rows.items()} == {"good": "done", "late": "done"}

@@ -9,7 +9,6 @@ import threading
 import time
 
 import pydicom
-import tritonclient.grpc as grpcclient
 
 from analysis.from_pacs import ArrivalSettings, analyse_pacs_study
 from analysis.settings import AnalysisSettings
@@ -50,11 +49,6 @@ def secrets_of(header, orthanc) -> list[str]:
         header.SeriesInstanceUID,
         orthanc.credentials.password,
     ]
-
-
-def inference_count(url: str, model: str) -> int:
-    with grpcclient.InferenceServerClient(url) as client:
-        return client.get_inference_statistics(model).model_stats[0].inference_count
 
 
 def analyze(orthanc, triton_server, tiny_repository, study_uid: str, *arguments: str) -> int:

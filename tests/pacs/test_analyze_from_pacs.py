@@ -21,13 +21,13 @@ from tests.pacs.analysis_support import (
     analyse_served,
     analyze,
     assert_one_clear_line,
-    inference_count,
     phantom,
     result_modalities,
     secrets_of,
     stored_phantom,
 )
 from tests.pacs.conftest import started_pacs
+from tests.triton_support import inference_count
 
 pytestmark = [pytest.mark.pacs, pytest.mark.triton]
 

@@ -8,7 +8,6 @@ import json
 
 import pydicom
 import pytest
-import tritonclient.grpc as grpcclient
 
 from analysis.pacs_cohort import listed_studies
 from emphysema.cli import main as cli_main
@@ -17,6 +16,7 @@ from pacs.dicomweb import connect, store_folder
 from study.phantom.command import write_study
 from study.phantom.settings import settings_for_size
 from tests.pacs.conftest import started_pacs
+from tests.triton_support import inference_count
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +66,11 @@ def test_two_shards_analyse_every_listed_study_once(
     common = ["analyze", "--dicomweb", orthanc.url, "--study-list", str(listing), "--shard-count", "2"]
     common += ["--url", triton_server.grpc_url, "--model", tiny_repository.model_name, "--slice-step", "4"]
     common += ["--quiet", "--settle", "0"]
-    with grpcclient.InferenceServerClient(triton_server.grpc_url) as triton:
-        before = triton.get_inference_statistics(tiny_repository.model_name).model_stats[0].inference_count
-        for index in (0, 1):
-            out = tmp_path / f"shard-{index}"
-            assert cli_main([*common, "--shard-index", str(index), "--out", str(out), "--resume"]) == 0
-        served = triton.get_inference_statistics(tiny_repository.model_name).model_stats[0].inference_count
+    before = inference_count(triton_server.grpc_url, tiny_repository.model_name)
+    for index in (0, 1):
+        out = tmp_path / f"shard-{index}"
+        assert cli_main([*common, "--shard-index", str(index), "--out", str(out), "--resume"]) == 0
+    served = inference_count(triton_server.grpc_url, tiny_repository.model_name)
 
     shards = [_rows(tmp_path / f"shard-{index}") for index in (0, 1)]
     assert sorted(shards[0]) == ["study-00000", "study-00002"] and sorted(shards[1]) == ["study-00001"]

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pydicom
 import pytest
-import tritonclient.grpc as grpcclient
 
 from pacs.dicomweb import connect, describe_series, store_folder
 from pacs.watch_state import StudyEntry, WatchState, load_state, save_state
 from study.phantom.command import write_study
 from study.phantom.settings import settings_for_size
 from tests.pacs.conftest import started_pacs
+from tests.triton_support import inference_count
 
 pytestmark = [pytest.mark.pacs, pytest.mark.triton]
 
@@ -108,11 +108,6 @@ def send_study(orthanc, tmp_path: Path, seed: int) -> str:
     return pydicom.dcmread(next(folder.glob("*.dcm")), stop_before_pixels=True).StudyInstanceUID
 
 
-def inference_count(triton_server, tiny_repository) -> int:
-    with grpcclient.InferenceServerClient(triton_server.grpc_url) as client:
-        return client.get_inference_statistics(tiny_repository.model_name).model_stats[0].inference_count
-
-
 def only_study(out: Path) -> tuple[str, StudyEntry]:
     [(key, entry)] = load_state(out / "watch_state.json").studies.items()
     return key, entry
@@ -143,11 +138,12 @@ def test_a_study_sent_while_watching_is_analysed_once_even_across_a_kill(
     assert (entry.status, entry.attempts) == ("started", 1), first.output()
     assert not (out / key).exists(), "the killed analysis left a visible result folder"
 
-    before = inference_count(triton_server, tiny_repository)
+    before = inference_count(triton_server.grpc_url, tiny_repository.model_name)
     second = watch()
     second.wait_for("done")
     report = json.loads((out / key / "report.json").read_text(encoding="utf-8"))
-    assert inference_count(triton_server, tiny_repository) - before == report["tiles"]["count"]
+    served = inference_count(triton_server.grpc_url, tiny_repository.model_name) - before
+    assert served == report["tiles"]["count"]
     _, entry = only_study(out)
     assert (entry.status, entry.attempts) == ("done", 2)
     assert not list(out.glob(".*partial*"))
@@ -164,10 +160,10 @@ def test_a_study_sent_while_watching_is_analysed_once_even_across_a_kill(
     # A kill between the state's update and the store's: the state still says "started".
     state_path, local = out / "watch_state.json", out / key
     save_state(WatchState(load_state(state_path).last_change, {key: StudyEntry("started", 1)}), state_path)
-    before = inference_count(triton_server, tiny_repository)
+    before = inference_count(triton_server.grpc_url, tiny_repository.model_name)
     third = watch()
     third.wait_for("done")
-    assert inference_count(triton_server, tiny_repository) == before, "analysed twice"
+    assert inference_count(triton_server.grpc_url, tiny_repository.model_name) == before, "analysed twice"
     assert_stored_once(orthanc, study_uid, local)
     third.kill()
 
@@ -178,6 +174,6 @@ def test_a_study_sent_while_watching_is_analysed_once_even_across_a_kill(
     save_state(WatchState(load_state(state_path).last_change, {key: StudyEntry("started", 1)}), state_path)
     fourth = watch()
     fourth.wait_for("done")
-    assert inference_count(triton_server, tiny_repository) == before, "analysed twice"
+    assert inference_count(triton_server.grpc_url, tiny_repository.model_name) == before, "analysed twice"
     assert_stored_once(orthanc, study_uid, results)
     assert load_state(state_path).studies[key].status == "done"
