@@ -167,14 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         (root / "studies.txt").write_text("\n".join(uids) + "\n", encoding="utf-8")
         pacs = PacsSettings(storage=root / "pacs", http_port=free_ports(1)[0])
-        grpc_port, http_port, metrics_port = free_ports(3)
-        serve = ServeSettings(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
+        serve = ServeSettings.on_free_ports()
         with running_orthanc(pacs, credentials), EmbeddedTriton(arguments.repository, serve):
             client = connect(pacs.dicomweb_url, credentials)
             for folder in folders:
                 store_folder(client, folder)
             common = ["analyze", "--dicomweb", pacs.dicomweb_url, "--study-list", str(root / "studies.txt")]
-            common += ["--url", f"127.0.0.1:{grpc_port}", "--model", arguments.model, "--slice-step"]
+            common += ["--url", f"127.0.0.1:{serve.grpc_port}", "--model", arguments.model, "--slice-step"]
             common += [str(arguments.slice_step), "--settle", "0", "--force", "--quiet"]
             runs = tuple(
                 run_workers(count, common, root / f"run-{order}", environment)

@@ -60,17 +60,9 @@ def triton_url(settings: StudyBenchSettings, work: Path) -> Iterator[tuple[str, 
         yield settings.url, f"the Triton at {settings.url} (started outside the bench)"
         return
     from deploy.embedded import EmbeddedTriton
-    from deploy.ports import free_ports
     from deploy.settings import ServeSettings
 
-    grpc_port, http_port, metrics_port = free_ports(3)
-    serve = ServeSettings(
-        grpc_port=grpc_port,
-        http_port=http_port,
-        metrics_port=metrics_port,
-        supervisor_port=0,
-        threads=settings.threads,
-    )
+    serve = ServeSettings.on_free_ports(supervisor_port=0, threads=settings.threads)
     with EmbeddedTriton(settings.repository, serve, work / "triton") as server:
         yield server.grpc_url, "the embedded Triton (python backend, onnxruntime CPU execution provider)"
 

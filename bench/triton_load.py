@@ -99,13 +99,9 @@ def measure_served(
     import tritonclient.grpc as grpcclient
 
     from deploy.embedded import EmbeddedTriton
-    from deploy.ports import free_ports
     from deploy.settings import ServeSettings
 
-    grpc_port, http_port, metrics_port = free_ports(3)
-    serve_settings = ServeSettings(
-        grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=settings.threads
-    )
+    serve_settings = ServeSettings.on_free_ports(threads=settings.threads)
     model_directory = settings.repository / settings.model
     committed = read_model_config(model_directory / CONFIG_FILENAME)
     with tempfile.TemporaryDirectory(prefix="emphysema-bench-") as work_name:

@@ -215,11 +215,9 @@ def _serve_and_run(arguments: argparse.Namespace, script: Path) -> int:
     # The embedded server lives in `deploy` (the `serve` extra), so it is imported only when asked for.
     from deploy.embedded import EmbeddedTriton
     from deploy.errors import ServeError
-    from deploy.ports import free_ports
     from deploy.settings import ServeSettings
 
-    grpc_port, http_port, metrics_port = free_ports(3)
-    settings = ServeSettings(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
+    settings = ServeSettings.on_free_ports()
     try:
         with EmbeddedTriton(repository, settings) as server:
             print(f"Triton is serving {repository} at {server.grpc_url}", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+from deploy.ports import free_ports
 from imaging.contract import DEFAULT_GRPC_PORT
 from imaging.errors import UsageError
 
@@ -91,6 +92,15 @@ class ServeSettings:
             raise UsageError("max_restarts must be >= 0 and restart_window_s > 0")
         if self.exit_timeout_s < 0 or self.startup_timeout_s <= 0:
             raise UsageError("exit_timeout_s must be >= 0 and startup_timeout_s > 0")
+
+    @classmethod
+    def on_free_ports(cls, **values) -> ServeSettings:
+        """Settings whose gRPC, HTTP and metrics ports were free a moment ago (tools and tests).
+
+        A port given in ``values`` wins over the free one.
+        """
+        ports = dict(zip(("grpc_port", "http_port", "metrics_port"), free_ports(3), strict=True))
+        return cls(**{**ports, **values})
 
     @property
     def resolved_threads(self) -> int:

@@ -152,18 +152,9 @@ def triton_server(tiny_repository):
     `.process` (the tritonserver Popen), `.repository` (the ONNX repository), `.admin_key`.
     """
     from deploy.embedded import EmbeddedTriton
-    from deploy.ports import free_ports
     from deploy.settings import ServeSettings
 
-    grpc_port, http_port, metrics_port = free_ports(3)
-    settings = ServeSettings(
-        grpc_port=grpc_port,
-        http_port=http_port,
-        metrics_port=metrics_port,
-        threads=1,
-        exit_timeout_s=10,
-        startup_timeout_s=120,
-    )
+    settings = ServeSettings.on_free_ports(threads=1, exit_timeout_s=10, startup_timeout_s=120)
     with EmbeddedTriton(tiny_repository.path, settings) as server:
         yield server
 

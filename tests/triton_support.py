@@ -10,7 +10,6 @@ import tritonclient.grpc as grpcclient
 from client.settings import TritonSettings
 from client.triton import TritonClassifier
 from deploy.embedded import EmbeddedTriton
-from deploy.ports import free_ports
 from deploy.settings import ServeSettings
 
 
@@ -20,10 +19,7 @@ def classifier_stopping_after_first_batch(repository, model: str) -> Iterator[Tr
 
     The rest of a study then meets a server that is gone, as when Triton dies mid-study.
     """
-    grpc_port, http_port, metrics_port = free_ports(3)
-    serve = ServeSettings(
-        grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=1, exit_timeout_s=5
-    )
+    serve = ServeSettings.on_free_ports(threads=1, exit_timeout_s=5)
     server = EmbeddedTriton(repository, serve)
 
     class StoppedAfterFirstBatch(TritonClassifier):
@@ -32,7 +28,7 @@ def classifier_stopping_after_first_batch(repository, model: str) -> Iterator[Tr
             server.stop()
             return predictions
 
-    settings = TritonSettings(url=f"127.0.0.1:{grpc_port}", model=model, retries=1)
+    settings = TritonSettings(url=f"127.0.0.1:{serve.grpc_port}", model=model, retries=1)
     with server, StoppedAfterFirstBatch(settings) as classifier:
         yield classifier
 

@@ -28,7 +28,6 @@ FIELD_OF_VIEW_MM = 40
 def region_server(tiny_repository, tmp_path_factory):
     """A Triton serving the tiny model twice: as is (slice-level) and as a 40 mm region model."""
     from deploy.embedded import EmbeddedTriton
-    from deploy.ports import free_ports
     from deploy.settings import ServeSettings
 
     repository = tmp_path_factory.mktemp("region_repository")
@@ -40,8 +39,7 @@ def region_server(tiny_repository, tmp_path_factory):
     config = (region / "config.pbtxt").read_text().replace(tiny_repository.model_name, REGION_MODEL)
     parameter = f'parameters {{ key: "field_of_view_mm" value {{ string_value: "{FIELD_OF_VIEW_MM}" }} }}\n'
     (region / "config.pbtxt").write_text(config + parameter)
-    grpc_port, http_port, metrics_port = free_ports(3)
-    settings = ServeSettings(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port, threads=1)
+    settings = ServeSettings.on_free_ports(threads=1)
     with EmbeddedTriton(repository, settings) as server:
         yield server
 

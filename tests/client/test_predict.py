@@ -142,15 +142,7 @@ def simple_cnn_only(tiny_repository, tmp_path_factory):
     shutil.copytree(tiny_repository.path / tiny_repository.model_name, root / "simple_cnn")
     config = root / "simple_cnn" / "config.pbtxt"
     config.write_text(config.read_text().replace(f'"{tiny_repository.model_name}"', '"simple_cnn"'))
-    grpc_port, http_port, metrics_port = free_ports(3)
-    settings = ServeSettings(
-        grpc_port=grpc_port,
-        http_port=http_port,
-        metrics_port=metrics_port,
-        threads=1,
-        exit_timeout_s=10,
-        startup_timeout_s=120,
-    )
+    settings = ServeSettings.on_free_ports(threads=1, exit_timeout_s=10, startup_timeout_s=120)
     with EmbeddedTriton(root, settings) as server:
         yield server
 

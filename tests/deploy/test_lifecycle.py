@@ -31,16 +31,8 @@ SLOW_QUEUE_DELAY_US = 3_000_000
 
 
 def _settings(**overrides) -> ServeSettings:
-    grpc_port, http_port, metrics_port = free_ports(3)
-    values = dict(
-        grpc_port=grpc_port,
-        http_port=http_port,
-        metrics_port=metrics_port,
-        threads=1,
-        exit_timeout_s=15,
-        startup_timeout_s=120,
-    )
-    return ServeSettings(**{**values, **overrides})
+    values = dict(threads=1, exit_timeout_s=15, startup_timeout_s=120)
+    return ServeSettings.on_free_ports(**{**values, **overrides})
 
 
 def _process_gone(pid: int) -> bool:

@@ -246,7 +246,6 @@ def own_triton(tiny_repository):
     """
     from deploy.embedded import EmbeddedTriton
     from deploy.errors import ServeError
-    from deploy.ports import free_ports
     from deploy.settings import ServeSettings
 
     started: list[EmbeddedTriton] = []
@@ -260,17 +259,8 @@ def own_triton(tiny_repository):
         for attempt in range(attempts):
             chosen = settings
             if chosen is None:
-                grpc_port, http_port, metrics_port = free_ports(3)
-                values = dict(
-                    grpc_port=grpc_port,
-                    http_port=http_port,
-                    metrics_port=metrics_port,
-                    threads=1,
-                    exit_timeout_s=10,
-                    startup_timeout_s=120,
-                )
-                values.update(overrides)
-                chosen = ServeSettings(**values)
+                values = dict(threads=1, exit_timeout_s=10, startup_timeout_s=120)
+                chosen = ServeSettings.on_free_ports(**{**values, **overrides})
             server = EmbeddedTriton(repository or tiny_repository.path, chosen)
             started.append(server)
             try:
