@@ -33,6 +33,7 @@ OVERRIDES: dict[str, str] = {
     "monitor": "monitor",
     "patience": "early_stopping_patience",
     "lr_patience": "reduce_learning_rate_patience",
+    "noise_hu": "noise_hu",
 }
 _FLAG_OF_FIELD = {field: "--" + dest.replace("_", "-") for dest, field in OVERRIDES.items()}
 
@@ -113,6 +114,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="epochs without improvement before the learning rate halves "
         + _default("reduce_learning_rate_patience"),
+    )
+    option(
+        "--noise-hu",
+        type=float,
+        help="augmentation: add noise of a random SD up to this many HU to each training image, so "
+        f"the model cannot tell patterns by the kernel's noise {_default('noise_hu')}",
     )
     option("--quiet", action="store_true", help="no per-epoch lines or progress bars")
     option(

@@ -1,18 +1,55 @@
-"""The paper's augmentation (rotation, shift, shear, zoom, horizontal flip) as Keras preprocessing layers.
+"""The training-only augmentation: the paper's geometric layers, and kernel noise.
 
-It runs in the tf.data pipeline on the training split only and is never part of the saved model:
-the served model must be deterministic, and these layers do not export to ONNX.
+The paper's (rotation, shift, shear, zoom, horizontal flip) are Keras preprocessing layers; kernel
+noise (``noise_hu``) is ours: the paper's scans came from one protocol. Both run in the tf.data
+pipeline on the training split only and are never part of the saved model: the served model must
+be deterministic, and these layers do not export to ONNX.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from training.settings import TrainSettings
 
 # "reflect" continues the lung texture into the corners a rotation or shift uncovers, instead of
 # drawing black borders the model could learn as a cue.
 FILL_MODE = "reflect"
+# The noise grain in input pixels (Gaussian sigma): a CT's noise is correlated over about a pixel
+# of the scan, and an ROI of a full-size scan is upsampled to the input about 1.5 times.
+NOISE_GRAIN_PX = 1.0
+
+
+class RandomKernelNoise(keras.layers.Layer):
+    """Add correlated Gaussian noise, its standard deviation drawn per image in ``[0, maximum_grey]``.
+
+    A reconstruction kernel sets how noisy a scan is; a model that has only seen each patient
+    at one noise level can learn the level as a cue to the pattern. Training only; in grey levels
+    (the images are windowed), so ``maximum_grey`` is the HU limit times 255 / window width.
+    """
+
+    def __init__(self, maximum_grey: float, seed: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.maximum_grey = float(maximum_grey)
+        self.seed = seed
+        radius = int(np.ceil(3 * NOISE_GRAIN_PX))
+        offsets = np.arange(-radius, radius + 1, dtype=np.float32)
+        profile = np.exp(-0.5 * (offsets / NOISE_GRAIN_PX) ** 2)
+        kernel = np.outer(profile, profile)
+        # Unit sum of squares: filtered unit white noise keeps a standard deviation of one.
+        self.kernel = (kernel / np.sqrt((kernel**2).sum()))[:, :, np.newaxis, np.newaxis]
+
+    def call(self, images, training=True):
+        """Return the images plus noise (training), or the images unchanged."""
+        if not training:
+            return images
+        shape = tf.shape(images)
+        white = tf.random.normal(shape, seed=self.seed)
+        noise = tf.nn.depthwise_conv2d(white, tf.constant(self.kernel), [1, 1, 1, 1], "SAME")
+        spread = tf.random.uniform([shape[0], 1, 1, 1], 0.0, self.maximum_grey, seed=self.seed + 1)
+        return images + spread * noise
 
 
 def build_augmentation(settings: TrainSettings) -> keras.Sequential | None:
@@ -41,6 +78,9 @@ def build_augmentation(settings: TrainSettings) -> keras.Sequential | None:
         layers.append(keras.layers.RandomZoom(settings.zoom_fraction, fill_mode=FILL_MODE, seed=seed + 3))
     if settings.horizontal_flip:
         layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 4))
+    if settings.noise_hu > 0:
+        # Last, so no transform blurs the grain.
+        layers.append(RandomKernelNoise(settings.noise_hu * 255.0 / settings.window_width, seed + 5))
     if not layers:
         return None
     return keras.Sequential(layers, name="augmentation")

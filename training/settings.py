@@ -76,6 +76,10 @@ class TrainSettings:
         augment: apply the training-only augmentation.
         rotation_degrees, shift_fraction, shear_fraction, zoom_fraction, horizontal_flip: the
             paper's augmentations (rotation, shift, shear, zoom, horizontal flip).
+        noise_hu: add kernel-like noise to each training image, its standard deviation drawn
+            between 0 and this many HU (0 adds none). Scans differ in noise by kernel (12-46 HU
+            in the phantom); without it a model may read a smooth kernel's lung as the flattened
+            texture of panlobular emphysema and a sharp kernel's emphysema as normal lung.
         split: ``"patient"`` (patient-grouped, the default: no patient on both sides) or ``"image"``
             (slices at random, as the paper did; overstates accuracy on new patients).
         validation_fraction, test_fraction: split fractions, of each class's patients (or images).
@@ -112,6 +116,7 @@ class TrainSettings:
     shear_fraction: float = 0.1
     zoom_fraction: float = 0.1
     horizontal_flip: bool = True
+    noise_hu: float = 0.0
     split: str = "patient"
     validation_fraction: float = 0.15
     test_fraction: float = 0.2
@@ -141,6 +146,8 @@ class TrainSettings:
             raise UsageError("epochs and batch size must be at least 1 and head epochs at least 0")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise UsageError(f"dropout rate must be in [0, 1), got {self.dropout_rate}")
+        if self.noise_hu < 0:
+            raise UsageError(f"--noise-hu must not be negative, got {self.noise_hu}")
         if not 0.0 <= self.fine_tune_fraction <= 1.0:
             raise UsageError(f"fine-tune fraction must be in [0, 1], got {self.fine_tune_fraction}")
         for flag, fraction in (

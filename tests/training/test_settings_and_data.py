@@ -25,10 +25,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def test_quick_preset_then_explicit_flags_win(tmp_path: Path):
-    argv = ["--data", str(tmp_path), "--quick", "--epochs", "3", "--lr-patience", "6"]
+    argv = ["--data", str(tmp_path), "--quick", "--epochs", "3", "--lr-patience", "6", "--noise-hu", "30"]
     settings = settings_from_arguments(parse(argv))
     assert settings.image_size == QUICK_PRESET["image_size"]
-    assert (settings.epochs, settings.reduce_learning_rate_patience) == (3, 6)
+    assert (settings.epochs, settings.reduce_learning_rate_patience, settings.noise_hu) == (3, 6, 30.0)
     assert settings.weights == "imagenet"  # resolved: the paper's transfer learning by default
     simple = settings_from_arguments(parse(["--data", str(tmp_path), "--architecture", "simple_cnn"]))
     assert simple.weights == "none" and simple.image_size == TrainSettings().image_size
@@ -51,6 +51,7 @@ def test_settings_round_trip_through_json_and_refuse_unknown_keys(tmp_path: Path
         ({"pooling": "max"}, "pooling"),
         ({"dropout_rate": 1.0}, "dropout"),
         ({"architecture": "alexnet"}, "unknown architecture"),
+        ({"noise_hu": -5.0}, "noise-hu"),
     ],
 )
 def test_bad_settings_are_refused_clearly(overrides: dict, message: str):
@@ -77,6 +78,31 @@ def test_training_batches_are_augmented_uint8_and_evaluation_batches_untouched()
     plain_images, _ = next(iter(make_dataset(images, labels, 12)))
     np.testing.assert_array_equal(plain_images.numpy(), images)
     assert build_augmentation(TrainSettings(augment=False)) is None
+
+
+def test_kernel_noise_spreads_up_to_its_limit_in_hounsfield_units():
+    settings = TrainSettings(
+        architecture="simple_cnn",
+        weights="none",
+        image_size=64,
+        seed=1,
+        noise_hu=40.0,
+        rotation_degrees=0,
+        shift_fraction=0,
+        shear_fraction=0,
+        zoom_fraction=0,
+        horizontal_flip=False,
+    )
+    augmentation = build_augmentation(settings)
+    assert [type(layer).__name__ for layer in augmentation.layers] == ["RandomKernelNoise"]
+    flat = np.full((200, 48, 48, 1), 128, dtype=np.uint8)
+    noisy, _ = next(iter(make_dataset(flat, np.arange(200) % 4, 200, augmentation=augmentation)))
+    spread_hu = noisy.numpy().reshape(200, -1).std(axis=1) * settings.window_width / 255.0
+    # One SD per image, drawn in [0, 40] HU: some images almost clean, some near the limit, none over.
+    assert spread_hu.min() < 5.0 and 30.0 < spread_hu.max() < 42.0
+    assert abs(float(noisy.numpy().mean()) - 128.0) < 1.0  # noise, not a shift in density
+    default_layers = build_augmentation(TrainSettings()).layers
+    assert "RandomKernelNoise" not in {type(layer).__name__ for layer in default_layers}
 
 
 def test_class_weights_are_scikit_learn_balanced():
