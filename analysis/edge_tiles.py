@@ -12,15 +12,29 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from analysis.tiles import Tile, crop
+from analysis.tiles import Tile
 
 
 def tile_lung_shares(lungs: np.ndarray, tiles: Sequence[Tile], side: int) -> np.ndarray:
-    """Return the share of lung pixels in each tile's ``side`` x ``side`` window (outside the image: none)."""
-    return np.array(
-        [crop(lungs[tile.slice_index] > 0, tile.top, tile.left, side, False).mean() for tile in tiles],
-        dtype=np.float64,
-    )
+    """Return the share of lung pixels in each tile's ``side`` x ``side`` window (outside the image: none).
+
+    Counted with a summed-area table of each slice, padded by ``side`` so windows reaching past the
+    edge count nothing there: four lookups a tile instead of a crop (tens of thousands a study).
+    """
+    shares = np.zeros(len(tiles), dtype=np.float64)
+    slices = np.array([tile.slice_index for tile in tiles], dtype=np.int64)
+    tops = np.array([tile.top for tile in tiles], dtype=np.int64) + side
+    lefts = np.array([tile.left for tile in tiles], dtype=np.int64) + side
+    for slice_index in np.unique(slices):
+        padded = np.pad(lungs[slice_index] > 0, side)
+        table = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1), dtype=np.int64)
+        table[1:, 1:] = padded.cumsum(axis=0).cumsum(axis=1)
+        on_slice = slices == slice_index
+        top, left = tops[on_slice], lefts[on_slice]
+        bottom, right = top + side, left + side
+        counts = table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left]
+        shares[on_slice] = counts / side**2
+    return shares
 
 
 def fill_from_nearest(tiles: Sequence[Tile], labels: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -61,7 +61,7 @@ class StudyBenchSettings:
     severity: str = "moderate"
     seed: int = 31
     threads: int = dataclasses.field(default_factory=_available_cores)
-    batch_sizes: tuple[int, ...] = (1, 8)
+    batch_sizes: tuple[int, ...] = (1, 8, 32)
     comparison_rois: int = 2048
     rounds: int = 3
     end_to_end_runs: int = 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from export.settings import INT8_ACTIVATIONS, PRECISIONS, ExportSettings
+from export.settings import INT8_ACTIVATIONS, PRECISIONS, SLICE_MAX_BATCH_SIZE, ExportSettings
 from imaging.contract import DEFAULT_REPOSITORY
 
 
@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-batch-size",
         type=int,
         default=defaults.max_batch_size,
-        help="largest batch Triton forms from queued requests (default: %(default)s)",
+        help="largest batch Triton forms from queued requests and clients send (default: "
+        f"{SLICE_MAX_BATCH_SIZE} for a slice model, {defaults.region_max_batch_size} for a region model)",
     )
     option(
         "--queue-delay-us",

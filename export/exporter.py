@@ -53,6 +53,7 @@ def export_run(run: Run, repository: str | Path, settings: ExportSettings, comma
         RunError: a split or model file the run folder cannot provide.
     """
     check_model_name(settings.model_name, run.architecture, settings.force)
+    settings = settings.resolved_for(run.settings.field_of_view_mm)
     import onnx
 
     from export import model_repository, onnx_graph, parity, precision, publishing, triton_config

@@ -14,6 +14,8 @@ PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 # int8 activations: signed and symmetric is what TensorRT's explicit quantization accepts; unsigned
 # is what onnxruntime's x86 integer kernels (VNNI, u8 x s8) fuse into QLinearConv on a CPU.
 INT8_ACTIVATIONS: tuple[str, ...] = ("int8", "uint8")
+# A slice model's max_batch_size; the committed CPU bench (bench/results) served InceptionV3 at it.
+SLICE_MAX_BATCH_SIZE = 32
 
 
 class ExportError(EmphysemaError):
@@ -28,7 +30,12 @@ class ExportSettings:
         model_name: the model's folder in the repository (the name clients ask Triton for).
         precision: weights and arithmetic of the exported graph: fp32, fp16 or int8 (static QDQ).
         opset: the ONNX opset, pinned so the graph loads in the Triton container's onnxruntime.
-        max_batch_size: the largest batch Triton forms; the ONNX batch dimension is dynamic.
+        max_batch_size: the largest batch Triton forms (and clients send); the ONNX batch
+            dimension is dynamic. None: by the kind of model (``resolved_for``), 32 for a slice
+            model, ``region_max_batch_size`` for a region (ROI) model.
+        region_max_batch_size: a region model's ``max_batch_size`` when none is given. Its
+            inputs are a tenth of a slice's and a study sends thousands: at 32, gRPC's cost per
+            request left the served path at 0.86x in process; at 128, 0.93x (docs/bench.md).
         queue_delay_us: how long dynamic batching may hold a request to form a larger batch.
         instance_count: model instances per GPU.
         tensorrt: add the onnxruntime TensorRT FP16 execution accelerator block.
@@ -55,7 +62,8 @@ class ExportSettings:
     model_name: str = "inceptionv3"
     precision: str = "fp32"
     opset: int = 17
-    max_batch_size: int = 32
+    max_batch_size: int | None = None
+    region_max_batch_size: int = 128
     queue_delay_us: int = 500
     instance_count: int = 1
     tensorrt: bool = False
@@ -89,7 +97,7 @@ class ExportSettings:
         if not 13 <= self.opset <= 21:
             raise UsageError(f"opset must be between 13 and 21, got {self.opset}")
         for name in (
-            "max_batch_size",
+            "region_max_batch_size",
             "instance_count",
             "tensorrt_optimal_batch",
             "parity_samples",
@@ -98,6 +106,8 @@ class ExportSettings:
         ):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_batch_size is not None and self.max_batch_size < 1:
+            raise UsageError(f"max_batch_size must be at least 1, got {self.max_batch_size}")
         if self.queue_delay_us < 0:
             raise UsageError(f"queue_delay_us must be >= 0, got {self.queue_delay_us}")
         if not self.parity_tolerance > 0:
@@ -106,6 +116,13 @@ class ExportSettings:
             raise UsageError(
                 f"accuracy_drop_tolerance is a fraction in [0, 1], got {self.accuracy_drop_tolerance}"
             )
+
+    def resolved_for(self, field_of_view_mm: float | None) -> ExportSettings:
+        """These settings with ``max_batch_size`` chosen for a slice (None) or a region model."""
+        if self.max_batch_size is not None:
+            return self
+        chosen = SLICE_MAX_BATCH_SIZE if field_of_view_mm is None else self.region_max_batch_size
+        return dataclasses.replace(self, max_batch_size=chosen)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the resolved settings as a JSON-ready dictionary."""

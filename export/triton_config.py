@@ -7,6 +7,8 @@ the config cannot drift from the model. The text is rendered from Triton's own p
 
 from __future__ import annotations
 
+import dataclasses
+
 import onnx
 from tritonclient.grpc import model_config_pb2
 
@@ -62,6 +64,7 @@ def build_model_config(
         GPU instances, labels on the output, a zero-data batch-1 warmup, optionally the field of
         view parameter, and optionally TensorRT.
     """
+    settings = settings.resolved_for(field_of_view_mm)
     image, probabilities = read_signature(graph_model)
     image_dims, output_dims = _batched_dims(image), _batched_dims(probabilities)
     config = model_config_pb2.ModelConfig(
@@ -144,6 +147,7 @@ def generating_command(settings: ExportSettings) -> str:
 
 def render_config(config: model_config_pb2.ModelConfig, settings: ExportSettings) -> str:
     """The config.pbtxt text: a generated-file header, then the protobuf text format."""
+    settings = dataclasses.replace(settings, max_batch_size=config.max_batch_size)  # as resolved
     same_runs = "any run whose graph has this input/output signature"
     if FIELD_OF_VIEW_PARAMETER in config.parameters:
         same_runs += " and whose ROIs have this field of view"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.edge_tiles import paint
+from analysis.edge_tiles import paint, tile_lung_shares
 from analysis.tiles import (
     AIR_HU,
     crop,
@@ -83,6 +83,16 @@ def test_model_inputs_are_the_lung_window_of_the_resampled_crops(source, target)
         expected = to_model_input(Scan(resample_hounsfield(one_crop, target), True, "tile"), target)
         assert np.array_equal(inputs[index], expected)
         assert np.array_equal(model_input(one_crop, target), expected)
+
+
+def test_lung_shares_count_each_window_as_its_crop_does_past_the_edge_too():
+    rng = np.random.default_rng(6)
+    lungs = np.stack([_random_lung(rng, (45, 38)).astype(np.uint8) * label for label in (1, 2, 0, 1)])
+    cell, side = 5, 14  # windows reach past every edge
+    tiles = [tile for index in (0, 1, 3) for tile in tile_slice(lungs[index] > 0, index, cell, side)]
+    expected = [crop(lungs[tile.slice_index] > 0, tile.top, tile.left, side, False).mean() for tile in tiles]
+    assert np.allclose(tile_lung_shares(lungs, tiles, side), expected, rtol=0, atol=1e-12)
+    assert min(expected) < 0.75 < max(expected)
 
 
 def test_painting_puts_each_tile_label_on_the_lung_voxels_of_its_cell():

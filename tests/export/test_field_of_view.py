@@ -1,4 +1,8 @@
-"""A region model's field of view reaches the served config and model card; slice-level ones carry none."""
+"""A region model's field of view reaches the served config and model card; slice-level ones carry none.
+
+Each kind gets its own default ``max_batch_size`` (a study sends thousands of small ROIs), saved
+resolved next to the export.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from tritonclient.grpc import model_config_pb2
 
 from client.triton import field_of_view_parameter
 from emphysema import cli
+from export.settings import SLICE_MAX_BATCH_SIZE, ExportSettings
 
 
 def export_tiny(run, repository) -> model_config_pb2.ModelConfig:
@@ -37,6 +42,9 @@ def test_a_region_run_exports_its_field_of_view_for_clients(tiny_run, tmp_path):
     assert card["field_of_view_mm"] == 32.5
     header = (tmp_path / "repo" / "tiny" / "config.pbtxt").read_text().splitlines()[2]
     assert "field of view" in header
+    assert config.max_batch_size == ExportSettings().region_max_batch_size == 128
+    saved = json.loads((tmp_path / "repo" / "tiny" / "1" / "export_settings.json").read_text())
+    assert saved["max_batch_size"] == 128
 
 
 def test_a_slice_level_run_exports_no_field_of_view(tiny_run, tmp_path):
@@ -45,3 +53,10 @@ def test_a_slice_level_run_exports_no_field_of_view(tiny_run, tmp_path):
     assert field_of_view_parameter(as_served_json(config)) is None
     card = json.loads((tmp_path / "repo" / "tiny" / "1" / "model_card.json").read_text())
     assert card["field_of_view_mm"] is None
+    assert config.max_batch_size == SLICE_MAX_BATCH_SIZE == 32
+
+
+def test_an_explicit_max_batch_size_wins_for_either_kind():
+    assert ExportSettings(max_batch_size=16).resolved_for(32.0).max_batch_size == 16
+    assert ExportSettings(max_batch_size=16).resolved_for(None).max_batch_size == 16
+    assert ExportSettings(region_max_batch_size=64).resolved_for(32.0).max_batch_size == 64

@@ -75,6 +75,7 @@ def test_fixed_batch_graph_is_refused(tiny_graph):
     [
         ("precision", "int4"),
         ("max_batch_size", 0),
+        ("region_max_batch_size", 0),
         ("model_name", "a/b"),
         ("accuracy_drop_tolerance", 2.0),
         ("opset", 9),
