@@ -34,8 +34,8 @@ def render_table(results: PacsThroughputResults) -> str:
         f"Model: `{model.name}` ({model.architecture or 'unknown architecture'}, "
         f"{model.image_size} px input, ONNX SHA-256 `{model.onnx_sha256[:12]}`), exported with "
         f"`{model.export_command or 'unknown'}`.",
-        f"Studies: {studies.count} {studies.size} phantom studies, every {studies.slice_step}th "
-        "lung slice analysed.",
+        f"Studies: {studies.count} {studies.size} phantom studies, one lung slice in {studies.slice_step} "
+        "analysed.",
         "",
         "| run | workers | studies analysed | wall time | studies / min | vs 1 worker (mean) | tiles / s | "
         "mean read, segment, summarise and write per study | mean tile + classify per study |",

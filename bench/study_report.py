@@ -33,8 +33,8 @@ def _header(results: StudyBenchResults) -> list[str]:
         f"{list(end_to_end.spacing_mm)} mm; generated in {study.generate_seconds:.0f} s (not timed).",
         f"- **Model**: `{model['name']}` version {model['versions']}, {model['image_size']} px input, field "
         f"of view {model['field_of_view_mm']:g} mm (from the {model['field_of_view_source']}).",
-        f"- **Analysis**: `emphysema analyze`'s defaults ({settings['stride_mm']:g} mm cells, every "
-        f"{settings['slice_step']}th lung slice): {tiles['count']} tiles of {tiles['side_px']} px on "
+        f"- **Analysis**: `emphysema analyze`'s defaults ({settings['stride_mm']:g} mm cells, one lung slice "
+        f"in {settings['slice_step']}): {tiles['count']} tiles of {tiles['side_px']} px on "
         f"{tiles['analysed_slices']} slices.",
         "",
     ]
