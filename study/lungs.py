@@ -56,6 +56,24 @@ def _inside_air(hounsfield: np.ndarray, threshold: float) -> np.ndarray:
     return keep[labels]
 
 
+def dilate_within_box(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """Return ``ndimage.binary_dilation(mask, iterations=iterations)``, computed in a box only.
+
+    The box is the mask's, grown by ``iterations``: nothing further can be reached, so the voxels
+    are the same. The airway is a sliver of the chest box, which dilating whole took a tenth of
+    the segmentation.
+    """
+    result = np.zeros_like(mask)
+    if not mask.any():
+        return result
+    box = tuple(
+        slice(max(int(where.min()) - iterations, 0), int(where.max()) + 1 + iterations)
+        for where in np.nonzero(mask)
+    )
+    result[box] = ndimage.binary_dilation(mask[box], iterations=iterations)
+    return result
+
+
 def _split_touching(component: np.ndarray, midline: int) -> np.ndarray:
     """Return the right-lung part of a component spanning both sides (cut at each slice's thinnest column)."""
     columns = component.shape[2]
@@ -125,7 +143,7 @@ def segment_lungs(volume: Volume, settings: SegmentationSettings = SegmentationS
     midline = int(round(np.nonzero(airway.any(axis=(0, 1)))[0].mean()))
     margin = airway
     if settings.airway_margin_voxels:
-        margin = ndimage.binary_dilation(airway, iterations=settings.airway_margin_voxels)
+        margin = dilate_within_box(airway, settings.airway_margin_voxels)
     sides = _assign_sides(candidate & ~margin, midline, settings.minimum_component_share)
     labels = np.zeros(hounsfield.shape, dtype=np.uint8)
     boxed = labels[box]

@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 
 from study.errors import StudyError
-from study.lungs import LEFT_LUNG, RIGHT_LUNG, segment_lungs
+from study.lungs import LEFT_LUNG, RIGHT_LUNG, dilate_within_box, segment_lungs
 from study.phantom.chest import draw_chest
 from study.phantom.render import render_study
 from study.phantom.settings import settings_for_size
@@ -94,3 +94,20 @@ def test_lungs_touching_at_the_anterior_junction_are_split():
     assert {RIGHT_LUNG, LEFT_LUNG} <= set(np.unique(anatomy[joined == largest]))  # one air space
     spacing = (chest.slice_interval_mm, chest.pixel_spacing_mm, chest.pixel_spacing_mm)
     check_against_truth(segment_lungs(Volume(hounsfield, spacing)).labels, anatomy)
+
+
+@pytest.mark.parametrize("iterations", [1, 2, 3])
+def test_dilating_within_the_box_gives_the_whole_volume_dilation(iterations):
+    rng = np.random.default_rng(iterations)
+    mask = np.zeros((12, 30, 25), dtype=bool)
+    mask[rng.integers(0, 12, 6), rng.integers(0, 30, 6), rng.integers(0, 25, 6)] = True
+    mask[0, 5, 0] = mask[11, 29, 24] = True  # at the volume's edges, where the box is clipped
+    assert np.array_equal(
+        dilate_within_box(mask, iterations), ndimage.binary_dilation(mask, iterations=iterations)
+    )
+    small = np.zeros_like(mask)
+    small[6, 14:16, 10] = True  # a sliver in the middle: the box is a small part of the volume
+    assert np.array_equal(
+        dilate_within_box(small, iterations), ndimage.binary_dilation(small, iterations=iterations)
+    )
+    assert not dilate_within_box(np.zeros_like(mask), iterations).any()
