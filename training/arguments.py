@@ -34,6 +34,7 @@ OVERRIDES: dict[str, str] = {
     "patience": "early_stopping_patience",
     "lr_patience": "reduce_learning_rate_patience",
     "noise_hu": "noise_hu",
+    "density_shift_hu": "density_shift_hu",
 }
 _FLAG_OF_FIELD = {field: "--" + dest.replace("_", "-") for dest, field in OVERRIDES.items()}
 
@@ -120,6 +121,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="augmentation: add noise of a random SD up to this many HU to each training image, so "
         f"the model cannot tell patterns by the kernel's noise {_default('noise_hu')}",
+    )
+    option(
+        "--density-shift-hu",
+        type=float,
+        help="augmentation: shift each training image's density by a random offset of up to this "
+        "many HU either way, so the model cannot tell patterns by a patient's overall lung density "
+        + _default("density_shift_hu"),
     )
     option("--quiet", action="store_true", help="no per-epoch lines or progress bars")
     option(

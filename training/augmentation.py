@@ -1,7 +1,8 @@
-"""The training-only augmentation: the paper's geometric layers, and kernel noise.
+"""The training-only augmentation: the paper's geometric layers, kernel noise and density shifts.
 
 The paper's (rotation, shift, shear, zoom, horizontal flip) are Keras preprocessing layers; kernel
-noise (``noise_hu``) is ours: the paper's scans came from one protocol. Both run in the tf.data
+noise (``noise_hu``) and density shifts (``density_shift_hu``) are ours: the paper's scans came
+from one protocol. All run in the tf.data
 pipeline on the training split only and are never part of the saved model: the served model must
 be deterministic, and these layers do not export to ONNX.
 """
@@ -52,6 +53,28 @@ class RandomKernelNoise(keras.layers.Layer):
         return images + spread * noise
 
 
+class RandomDensityShift(keras.layers.Layer):
+    """Shift each image's density by an offset drawn per image in ``[-maximum_grey, maximum_grey]``.
+
+    Patients differ in the density of their normal lung (and scanners in calibration) by tens of
+    HU; a model that has seen each patient at one density can read a dark normal lung as the
+    diffuse low attenuation of panlobular emphysema. Training only; in grey levels, as the noise.
+    """
+
+    def __init__(self, maximum_grey: float, seed: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.maximum_grey = float(maximum_grey)
+        self.seed = seed
+
+    def call(self, images, training=True):
+        """Return the images shifted (training), or the images unchanged."""
+        if not training:
+            return images
+        shape = tf.shape(images)
+        offset = tf.random.uniform([shape[0], 1, 1, 1], -self.maximum_grey, self.maximum_grey, seed=self.seed)
+        return images + offset
+
+
 def build_augmentation(settings: TrainSettings) -> keras.Sequential | None:
     """Return the augmentation pipeline for ``settings``, or None when it is off or all zero.
 
@@ -78,6 +101,9 @@ def build_augmentation(settings: TrainSettings) -> keras.Sequential | None:
         layers.append(keras.layers.RandomZoom(settings.zoom_fraction, fill_mode=FILL_MODE, seed=seed + 3))
     if settings.horizontal_flip:
         layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 4))
+    if settings.density_shift_hu > 0:
+        grey = settings.density_shift_hu * 255.0 / settings.window_width
+        layers.append(RandomDensityShift(grey, seed + 7))
     if settings.noise_hu > 0:
         # Last, so no transform blurs the grain.
         layers.append(RandomKernelNoise(settings.noise_hu * 255.0 / settings.window_width, seed + 5))

@@ -80,6 +80,10 @@ class TrainSettings:
             between 0 and this many HU (0 adds none). Scans differ in noise by kernel (12-46 HU
             in the phantom); without it a model may read a smooth kernel's lung as the flattened
             texture of panlobular emphysema and a sharp kernel's emphysema as normal lung.
+        density_shift_hu: shift each training image's density by an offset drawn between minus
+            and plus this many HU (0 shifts none). Patients' normal lung differs in density (a
+            20 HU standard deviation in the phantom); without it a model may read a dark normal
+            lung as panlobular emphysema and a bright panlobular one as normal lung.
         split: ``"patient"`` (patient-grouped, the default: no patient on both sides) or ``"image"``
             (slices at random, as the paper did; overstates accuracy on new patients).
         validation_fraction, test_fraction: split fractions, of each class's patients (or images).
@@ -117,6 +121,7 @@ class TrainSettings:
     zoom_fraction: float = 0.1
     horizontal_flip: bool = True
     noise_hu: float = 0.0
+    density_shift_hu: float = 0.0
     split: str = "patient"
     validation_fraction: float = 0.15
     test_fraction: float = 0.2
@@ -144,10 +149,21 @@ class TrainSettings:
             raise UsageError(f"monitor must be one of {', '.join(MONITOR_CHOICES)}, got {self.monitor!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.head_epochs < 0:
             raise UsageError("epochs and batch size must be at least 1 and head epochs at least 0")
+        self._check_ranges()
+        if self.weights == "imagenet" and self.architecture == "simple_cnn":
+            raise UsageError("simple_cnn has no ImageNet weights; use --weights none")
+        LungWindow(self.window_width, self.window_level)  # validates the window
+        if self.field_of_view_mm is not None and not self.field_of_view_mm > 0:
+            raise UsageError(f"the field of view must be positive, got {self.field_of_view_mm} mm")
+
+    def _check_ranges(self) -> None:
+        """Refuse rates, fractions and augmentation limits outside their ranges."""
         if not 0.0 <= self.dropout_rate < 1.0:
             raise UsageError(f"dropout rate must be in [0, 1), got {self.dropout_rate}")
-        if self.noise_hu < 0:
-            raise UsageError(f"--noise-hu must not be negative, got {self.noise_hu}")
+        hounsfield_limits = (("--noise-hu", self.noise_hu), ("--density-shift-hu", self.density_shift_hu))
+        for flag, hounsfield_units in hounsfield_limits:
+            if hounsfield_units < 0:
+                raise UsageError(f"{flag} must not be negative, got {hounsfield_units}")
         if not 0.0 <= self.fine_tune_fraction <= 1.0:
             raise UsageError(f"fine-tune fraction must be in [0, 1], got {self.fine_tune_fraction}")
         for flag, fraction in (
@@ -160,11 +176,6 @@ class TrainSettings:
             raise UsageError(
                 "--validation-fraction plus --test-fraction must be below 1: training needs patients"
             )
-        if self.weights == "imagenet" and self.architecture == "simple_cnn":
-            raise UsageError("simple_cnn has no ImageNet weights; use --weights none")
-        LungWindow(self.window_width, self.window_level)  # validates the window
-        if self.field_of_view_mm is not None and not self.field_of_view_mm > 0:
-            raise UsageError(f"the field of view must be positive, got {self.field_of_view_mm} mm")
 
     @property
     def window(self) -> LungWindow:

@@ -26,9 +26,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def test_quick_preset_then_explicit_flags_win(tmp_path: Path):
     argv = ["--data", str(tmp_path), "--quick", "--epochs", "3", "--lr-patience", "6", "--noise-hu", "30"]
-    settings = settings_from_arguments(parse(argv))
+    settings = settings_from_arguments(parse([*argv, "--density-shift-hu", "20"]))
     assert settings.image_size == QUICK_PRESET["image_size"]
-    assert (settings.epochs, settings.reduce_learning_rate_patience, settings.noise_hu) == (3, 6, 30.0)
+    assert (settings.epochs, settings.reduce_learning_rate_patience) == (3, 6)
+    assert (settings.noise_hu, settings.density_shift_hu) == (30.0, 20.0)
     assert settings.weights == "imagenet"  # resolved: the paper's transfer learning by default
     simple = settings_from_arguments(parse(["--data", str(tmp_path), "--architecture", "simple_cnn"]))
     assert simple.weights == "none" and simple.image_size == TrainSettings().image_size
@@ -52,6 +53,7 @@ def test_settings_round_trip_through_json_and_refuse_unknown_keys(tmp_path: Path
         ({"dropout_rate": 1.0}, "dropout"),
         ({"architecture": "alexnet"}, "unknown architecture"),
         ({"noise_hu": -5.0}, "noise-hu"),
+        ({"density_shift_hu": -5.0}, "density-shift-hu"),
     ],
 )
 def test_bad_settings_are_refused_clearly(overrides: dict, message: str):
@@ -103,6 +105,34 @@ def test_kernel_noise_spreads_up_to_its_limit_in_hounsfield_units():
     assert abs(float(noisy.numpy().mean()) - 128.0) < 1.0  # noise, not a shift in density
     default_layers = build_augmentation(TrainSettings()).layers
     assert "RandomKernelNoise" not in {type(layer).__name__ for layer in default_layers}
+
+
+def test_density_shift_moves_each_image_as_a_whole_up_to_its_limit_in_hounsfield_units():
+    settings = TrainSettings(
+        architecture="simple_cnn",
+        weights="none",
+        image_size=64,
+        seed=1,
+        density_shift_hu=30.0,
+        rotation_degrees=0,
+        shift_fraction=0,
+        shear_fraction=0,
+        zoom_fraction=0,
+        horizontal_flip=False,
+    )
+    augmentation = build_augmentation(settings)
+    assert [type(layer).__name__ for layer in augmentation.layers] == ["RandomDensityShift"]
+    textured = np.random.default_rng(2).integers(100, 156, (200, 48, 48, 1), dtype=np.uint8)
+    shifted, _ = next(iter(make_dataset(textured, np.arange(200) % 4, 200, augmentation=augmentation)))
+    difference = shifted.numpy().astype(np.float64) - textured
+    offsets_hu = difference.mean(axis=(1, 2, 3)) * settings.window_width / 255.0
+    # One offset per image, drawn in [-30, 30] HU: both signs, near the limit, none over.
+    assert offsets_hu.min() < -25.0 and offsets_hu.max() > 25.0
+    assert np.abs(offsets_hu).max() < 30.0 + 0.5 * settings.window_width / 255.0
+    # The whole image moves together: the texture is kept (to the grey level's rounding).
+    assert np.abs(difference - difference.mean(axis=(1, 2, 3), keepdims=True)).max() <= 1.0
+    default_layers = build_augmentation(TrainSettings()).layers
+    assert "RandomDensityShift" not in {type(layer).__name__ for layer in default_layers}
 
 
 def test_class_weights_are_scikit_learn_balanced():
