@@ -89,7 +89,11 @@ def write_evaluation(
 
 
 def evaluate_run(
-    run_dir: Path, data: Path | None = None, bootstrap_samples: int | None = None, run_name: str | None = None
+    run_dir: Path,
+    data: Path | None = None,
+    bootstrap_samples: int | None = None,
+    run_name: str | None = None,
+    progress: bool = True,
 ) -> dict:
     """Evaluate ``run_dir`` on its test split and write the metrics, report and confusion matrix.
 
@@ -98,6 +102,7 @@ def evaluate_run(
         data: the data set root, when it moved since training (default: the one in settings.json).
         bootstrap_samples: resamples for the bootstrap intervals (default: the run's setting).
         run_name: the name shown in the report (default: the folder's name).
+        progress: show the reading's progress bar.
 
     Returns:
         The metrics dict also written to ``metrics.json``.
@@ -108,7 +113,7 @@ def evaluate_run(
     test_samples = run.samples(part)
     # Counted, not assumed from the setting: the figure an image split's warning rests on.
     training_patients = {sample.patient_id for sample in run.samples("train")}
-    images, _ = run.load_part(part)
+    images, _ = run.load_part(part, progress=progress)
     probabilities = predict_probabilities(run.load_model(), images, settings.batch_size)
     facts = {
         "name": run_name or run.folder.name,

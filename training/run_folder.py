@@ -100,14 +100,17 @@ class Run:
             )
         return [self._dataset[path] for path in wanted]
 
-    def load_part(self, part: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def load_part(
+        self, part: str, limit: int | None = None, progress: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Uint8 model inputs ``(N, S, S, 1)`` and class indices ``(N,)`` of one split part.
 
         The scans go through the pixel pipeline training and serving share (``read_scan`` then
-        ``to_model_input``), so every check runs on exactly what the model sees.
+        ``to_model_input``), so every check runs on exactly what the model sees. ``progress``
+        shows the reading's progress bar.
         """
         samples = self.samples(part, limit)
-        return load_images(samples, self.image_size, self.window), labels_to_indices(samples)
+        return load_images(samples, self.image_size, self.window, progress), labels_to_indices(samples)
 
     def load_model(self):
         """Load ``model.keras`` for inference (no optimizer state)."""

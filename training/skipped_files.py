@@ -38,9 +38,16 @@ def read_samples(
 
 
 def decode_samples(
-    samples: list[Sample], image_size: int, window: LungWindow, skipped: list[str] | None, use: str
+    samples: list[Sample],
+    image_size: int,
+    window: LungWindow,
+    skipped: list[str] | None,
+    use: str,
+    progress: bool = True,
 ) -> tuple[list[Sample], np.ndarray]:
     """The samples and their model inputs; undecodable files go to ``skipped`` if given, else stop.
+
+    ``progress`` shows the reading's progress bar.
 
     Raises:
         DatasetError: with the advice, when a file cannot be decoded and ``skipped`` is None, or
@@ -48,8 +55,8 @@ def decode_samples(
     """
     try:
         if skipped is None:
-            return samples, load_images(samples, image_size, window)
-        readable, images = load_readable_images(samples, image_size, window, skipped)
+            return samples, load_images(samples, image_size, window, progress)
+        readable, images = load_readable_images(samples, image_size, window, skipped, progress)
     except DatasetError as error:
         raise advise_skipping(error, use) from None
     if not readable:

@@ -112,7 +112,9 @@ def run_training(
     keras.utils.set_random_seed(settings.seed)
     images = None
     if skipped is not None:  # decode now, and split again: the split is made of readable files only
-        samples, images = decode_samples(samples, settings.image_size, settings.window, skipped, "train on")
+        samples, images = decode_samples(
+            samples, settings.image_size, settings.window, skipped, "train on", not quiet
+        )
         split = split_samples(
             samples, settings.split, settings.validation_fraction, settings.test_fraction, settings.seed
         )
@@ -120,7 +122,7 @@ def run_training(
         print(IMAGE_SPLIT_WARNING, file=sys.stderr, flush=True)
     indices = {"train": split.train, "validation": split.validation, "test": split.test}
     if images is None:
-        _, images = decode_samples(samples, settings.image_size, settings.window, None, "train on")
+        _, images = decode_samples(samples, settings.image_size, settings.window, None, "train on", not quiet)
     labels = labels_to_indices(samples)
     arrays = TrainingArrays(
         images[split.train], labels[split.train], images[split.validation], labels[split.validation]
@@ -149,7 +151,7 @@ def run_training(
             history = fit_model(model, settings, arrays, staging, verbose=0 if quiet else 2)
         seconds = time.perf_counter() - started
         plot_training_curves(history, staging / CURVES_FILE, f"{settings.architecture} ({Path(out).name})")
-        metrics = evaluate_run(staging, data_root, run_name=Path(out).name)
+        metrics = evaluate_run(staging, data_root, run_name=Path(out).name, progress=not quiet)
     print(f"{settings.architecture}: {len(history)} epochs in {seconds:.0f} s", flush=True)
     return metrics
 

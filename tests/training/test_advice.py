@@ -51,6 +51,15 @@ def test_every_piece_of_train_advice_trains(two_patients_per_class: Path, tmp_pa
 
 
 @pytest.mark.slow
+def test_quiet_training_draws_no_progress_bar(two_patients_per_class: Path, tmp_path: Path, capsys):
+    command = ["train", "--data", str(two_patients_per_class), *FAST, "--test-fraction", "0"]
+    assert cli.main([*command, "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    assert "Reading images" not in capsys.readouterr().err
+    assert cli.main([*command, "--out", str(tmp_path / "shown")]) == 0
+    assert "Reading images" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_every_piece_of_compare_advice_compares(two_patients_per_class: Path, tmp_path: Path, capsys):
     command = ["compare", "--data", str(two_patients_per_class), *FAST[2:], "--architectures", "simple_cnn"]
     status = cli.main([*command, "--folds", "3", "--out", str(tmp_path / "refused")])
