@@ -59,8 +59,8 @@ $E roi-dataset "$WORK/train" "$WORK/train2" --out "$WORK/rois32" --roi-mm 32 --s
 # --test-fraction 0: the held-out studies are the test; 15 % of each class's patients pick the
 # epoch. --noise-hu 40: kernel noise, so the noise level is no cue; --density-shift-hu 30: each
 # ROI's density moved by up to 30 HU, so a patient's normal-lung density is none either;
-# --patience 12 = --epochs: its validation loss swings from epoch to epoch, and early stopping
-# would end the run on a swing (the weights kept were the 7th epoch's).
+# --patience 12 = --epochs: its validation accuracy (--quick's monitor) swings from epoch to
+# epoch, and early stopping would end the run on a swing (the weights kept were the 7th epoch's).
 $E train --data "$WORK/rois32" --architecture simple_cnn --out "$WORK/run32" --quick \
   --image-size 64 --test-fraction 0 --epochs 12 --patience 12 --noise-hu 40 --density-shift-hu 30 --quiet
 $E export --run "$WORK/run32" --repository "$WORK/repo" --model roi32
