@@ -34,6 +34,7 @@ OVERRIDES: dict[str, str] = {
     "patience": "early_stopping_patience",
     "lr_patience": "reduce_learning_rate_patience",
     "noise_hu": "noise_hu",
+    "blur_px": "blur_px",
     "density_shift_hu": "density_shift_hu",
 }
 _FLAG_OF_FIELD = {field: "--" + dest.replace("_", "-") for dest, field in OVERRIDES.items()}
@@ -121,6 +122,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="augmentation: add noise of a random SD up to this many HU to each training image, so "
         f"the model cannot tell patterns by the kernel's noise {_default('noise_hu')}",
+    )
+    option(
+        "--blur-px",
+        type=float,
+        help="augmentation: blend each training image with its Gaussian blur of this sigma (input "
+        "pixels) by a random weight, so the model cannot tell patterns by the kernel's sharpness "
+        + _default("blur_px"),
     )
     option(
         "--density-shift-hu",

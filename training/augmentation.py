@@ -1,8 +1,8 @@
-"""The training-only augmentation: the paper's geometric layers, kernel noise and density shifts.
+"""The training-only augmentation: the paper's geometric layers, and kernel noise, blur and density.
 
 The paper's (rotation, shift, shear, zoom, horizontal flip) are Keras preprocessing layers; kernel
-noise (``noise_hu``) and density shifts (``density_shift_hu``) are ours: the paper's scans came
-from one protocol. All run in the tf.data
+noise (``noise_hu``), kernel blur (``blur_px``) and density shifts (``density_shift_hu``) are
+ours: the paper's scans came from one protocol. All run in the tf.data
 pipeline on the training split only and are never part of the saved model: the served model must
 be deterministic, and these layers do not export to ONNX.
 """
@@ -23,6 +23,15 @@ FILL_MODE = "reflect"
 NOISE_GRAIN_PX = 1.0
 
 
+def gaussian_kernel(sigma_px: float) -> np.ndarray:
+    """A normalised 2-D Gaussian ``(k, k, 1, 1)`` for a depthwise convolution, 3 sigma each side."""
+    radius = max(int(np.ceil(3 * sigma_px)), 1)
+    offsets = np.arange(-radius, radius + 1, dtype=np.float32)
+    profile = np.exp(-0.5 * (offsets / sigma_px) ** 2)
+    kernel = np.outer(profile, profile)
+    return (kernel / kernel.sum())[:, :, np.newaxis, np.newaxis].astype(np.float32)
+
+
 class RandomKernelNoise(keras.layers.Layer):
     """Add correlated Gaussian noise, its standard deviation drawn per image in ``[0, maximum_grey]``.
 
@@ -35,12 +44,9 @@ class RandomKernelNoise(keras.layers.Layer):
         super().__init__(**kwargs)
         self.maximum_grey = float(maximum_grey)
         self.seed = seed
-        radius = int(np.ceil(3 * NOISE_GRAIN_PX))
-        offsets = np.arange(-radius, radius + 1, dtype=np.float32)
-        profile = np.exp(-0.5 * (offsets / NOISE_GRAIN_PX) ** 2)
-        kernel = np.outer(profile, profile)
+        kernel = gaussian_kernel(NOISE_GRAIN_PX)
         # Unit sum of squares: filtered unit white noise keeps a standard deviation of one.
-        self.kernel = (kernel / np.sqrt((kernel**2).sum()))[:, :, np.newaxis, np.newaxis]
+        self.kernel = kernel / np.sqrt((kernel**2).sum())
 
     def call(self, images, training=True):
         """Return the images plus noise (training), or the images unchanged."""
@@ -51,6 +57,31 @@ class RandomKernelNoise(keras.layers.Layer):
         noise = tf.nn.depthwise_conv2d(white, tf.constant(self.kernel), [1, 1, 1, 1], "SAME")
         spread = tf.random.uniform([shape[0], 1, 1, 1], 0.0, self.maximum_grey, seed=self.seed + 1)
         return images + spread * noise
+
+
+class RandomKernelBlur(keras.layers.Layer):
+    """Blend each image with its Gaussian blur (``sigma_px``) by a weight drawn per image in [0, 1].
+
+    A smooth reconstruction kernel flattens the lung's texture as panlobular emphysema does; a
+    model that has seen each patient with one kernel can learn the smoothness as a cue. The blend
+    spans every sharpness from the image's own to the blur's. Training only.
+    """
+
+    def __init__(self, sigma_px: float, seed: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sigma_px = float(sigma_px)
+        self.seed = seed
+        self.kernel = gaussian_kernel(self.sigma_px)
+
+    def call(self, images, training=True):
+        """Return the images blurred by a random amount (training), or unchanged."""
+        if not training:
+            return images
+        radius = self.kernel.shape[0] // 2
+        padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+        blurred = tf.nn.depthwise_conv2d(padded, tf.constant(self.kernel), [1, 1, 1, 1], "VALID")
+        weight = tf.random.uniform([tf.shape(images)[0], 1, 1, 1], 0.0, 1.0, seed=self.seed)
+        return images + weight * (blurred - images)
 
 
 class RandomDensityShift(keras.layers.Layer):
@@ -101,6 +132,8 @@ def build_augmentation(settings: TrainSettings) -> keras.Sequential | None:
         layers.append(keras.layers.RandomZoom(settings.zoom_fraction, fill_mode=FILL_MODE, seed=seed + 3))
     if settings.horizontal_flip:
         layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 4))
+    if settings.blur_px > 0:
+        layers.append(RandomKernelBlur(settings.blur_px, seed + 8))
     if settings.density_shift_hu > 0:
         grey = settings.density_shift_hu * 255.0 / settings.window_width
         layers.append(RandomDensityShift(grey, seed + 7))

@@ -26,10 +26,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def test_quick_preset_then_explicit_flags_win(tmp_path: Path):
     argv = ["--data", str(tmp_path), "--quick", "--epochs", "3", "--lr-patience", "6", "--noise-hu", "30"]
-    settings = settings_from_arguments(parse([*argv, "--density-shift-hu", "20"]))
+    settings = settings_from_arguments(parse([*argv, "--density-shift-hu", "20", "--blur-px", "1.5"]))
     assert settings.image_size == QUICK_PRESET["image_size"]
     assert (settings.epochs, settings.reduce_learning_rate_patience) == (3, 6)
-    assert (settings.noise_hu, settings.density_shift_hu) == (30.0, 20.0)
+    assert (settings.noise_hu, settings.density_shift_hu, settings.blur_px) == (30.0, 20.0, 1.5)
     assert settings.weights == "imagenet"  # resolved: the paper's transfer learning by default
     simple = settings_from_arguments(parse(["--data", str(tmp_path), "--architecture", "simple_cnn"]))
     assert simple.weights == "none" and simple.image_size == TrainSettings().image_size
@@ -54,6 +54,7 @@ def test_settings_round_trip_through_json_and_refuse_unknown_keys(tmp_path: Path
         ({"architecture": "alexnet"}, "unknown architecture"),
         ({"noise_hu": -5.0}, "noise-hu"),
         ({"density_shift_hu": -5.0}, "density-shift-hu"),
+        ({"blur_px": -1.0}, "blur-px"),
     ],
 )
 def test_bad_settings_are_refused_clearly(overrides: dict, message: str):
@@ -82,19 +83,22 @@ def test_training_batches_are_augmented_uint8_and_evaluation_batches_untouched()
     assert build_augmentation(TrainSettings(augment=False)) is None
 
 
-def test_kernel_noise_spreads_up_to_its_limit_in_hounsfield_units():
-    settings = TrainSettings(
+def only_augmentation(**limits: float) -> TrainSettings:
+    """Settings whose augmentation is only the given noise, blur or shift (the paper's layers off)."""
+    geometric_off = {"rotation_degrees": 0, "shift_fraction": 0, "shear_fraction": 0, "zoom_fraction": 0}
+    return TrainSettings(
         architecture="simple_cnn",
         weights="none",
         image_size=64,
         seed=1,
-        noise_hu=40.0,
-        rotation_degrees=0,
-        shift_fraction=0,
-        shear_fraction=0,
-        zoom_fraction=0,
         horizontal_flip=False,
+        **geometric_off,
+        **limits,
     )
+
+
+def test_kernel_noise_spreads_up_to_its_limit_in_hounsfield_units():
+    settings = only_augmentation(noise_hu=40.0)
     augmentation = build_augmentation(settings)
     assert [type(layer).__name__ for layer in augmentation.layers] == ["RandomKernelNoise"]
     flat = np.full((200, 48, 48, 1), 128, dtype=np.uint8)
@@ -108,18 +112,7 @@ def test_kernel_noise_spreads_up_to_its_limit_in_hounsfield_units():
 
 
 def test_density_shift_moves_each_image_as_a_whole_up_to_its_limit_in_hounsfield_units():
-    settings = TrainSettings(
-        architecture="simple_cnn",
-        weights="none",
-        image_size=64,
-        seed=1,
-        density_shift_hu=30.0,
-        rotation_degrees=0,
-        shift_fraction=0,
-        shear_fraction=0,
-        zoom_fraction=0,
-        horizontal_flip=False,
-    )
+    settings = only_augmentation(density_shift_hu=30.0)
     augmentation = build_augmentation(settings)
     assert [type(layer).__name__ for layer in augmentation.layers] == ["RandomDensityShift"]
     textured = np.random.default_rng(2).integers(100, 156, (200, 48, 48, 1), dtype=np.uint8)
@@ -133,6 +126,21 @@ def test_density_shift_moves_each_image_as_a_whole_up_to_its_limit_in_hounsfield
     assert np.abs(difference - difference.mean(axis=(1, 2, 3), keepdims=True)).max() <= 1.0
     default_layers = build_augmentation(TrainSettings()).layers
     assert "RandomDensityShift" not in {type(layer).__name__ for layer in default_layers}
+
+
+def test_kernel_blur_smooths_each_image_by_a_random_amount_up_to_its_sigma():
+    settings = only_augmentation(blur_px=1.5)
+    augmentation = build_augmentation(settings)
+    assert [type(layer).__name__ for layer in augmentation.layers] == ["RandomKernelBlur"]
+    noise = np.random.default_rng(3).normal(128.0, 30.0, (200, 48, 48, 1)).clip(0, 255).astype(np.uint8)
+    blurred, _ = next(iter(make_dataset(noise, np.arange(200) % 4, 200, augmentation=augmentation)))
+    kept = blurred.numpy().reshape(200, -1).std(axis=1) / noise.reshape(200, -1).std(axis=1)
+    # White noise through the full blur keeps 1 / (2 sqrt(pi) sigma) of its SD (0.19 at 1.5 px);
+    # blends from none to all of it span the range from there to 1.
+    assert kept.min() < 0.3 and kept.max() > 0.95 and (kept <= 1.01).all()
+    assert abs(float(blurred.numpy().mean()) - float(noise.mean())) < 1.0  # sharpness, not density
+    default_layers = build_augmentation(TrainSettings()).layers
+    assert "RandomKernelBlur" not in {type(layer).__name__ for layer in default_layers}
 
 
 def test_class_weights_are_scikit_learn_balanced():
