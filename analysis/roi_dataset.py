@@ -7,7 +7,8 @@ by one or as the folder holding them; or one study (DICOM folder, .zip, NIfTI) w
 Output (``DIR``), a data set `emphysema train` reads::
 
     DIR/CLASS/STUDY_zSSS_rRRR_cCCC.png  16-bit, HU + 1024, the ROI resampled to roi_pixels square
-    DIR/manifest.csv                    path,label,patient_id,severity (patient = study)
+    DIR/manifest.csv                    path,label,patient_id,severity (patient: truth.json's
+                                        patient_id, else the study)
     DIR/rois.csv                        path,study,slice,top,left,side_px,lung_share,emphysema_share
     DIR/roi_dataset_settings.json       the resolved settings, field_of_view_mm, the arguments
 
@@ -113,6 +114,8 @@ def extract_study(
     )
     check_in_plane(spacing, settings.roi_mm, hounsfield.shape)
     side, cell = pixels_for(settings.roi_mm, spacing[1]), pixels_for(settings.resolved_stride_mm, spacing[1])
+    # Two reconstructions of one phantom patient name one patient_id: one split, never both.
+    patient = (study.truth or {}).get("patient_id", study.name)
     manifest, rois = [], []
     for index in lung_slices(pattern > 0, settings.slice_step):
         for tile in tile_slice(pattern[index] > 0, index, cell, side):
@@ -126,7 +129,7 @@ def extract_study(
             pixels = np.rint(resample_hounsfield(pixels, settings.roi_pixels)).astype(np.int16)
             (out / path).parent.mkdir(exist_ok=True)
             (out / path).write_bytes(encode_png(pixels))
-            manifest.append((path, name, study.name, severity or ""))
+            manifest.append((path, name, patient, severity or ""))
             rois.append(
                 (
                     path,

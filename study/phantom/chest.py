@@ -98,8 +98,21 @@ def _extent(pattern: str, severity: str | None, rng: np.random.Generator, settin
     return float(rng.uniform(low, high))
 
 
-def draw_chest(pattern: str, severity: str | None, seed: int, settings: StudySettings) -> Chest:
-    """Draw one patient and scanner; the same seed gives the same chest."""
+def _kernel_named(name: str, kernels):
+    for kernel in kernels:
+        if kernel.name == name:
+            return kernel
+    raise ValueError(f"unknown kernel {name!r}; expected one of {', '.join(k.name for k in kernels)}")
+
+
+def draw_chest(
+    pattern: str, severity: str | None, seed: int, settings: StudySettings, kernel_name: str | None = None
+) -> Chest:
+    """Draw one patient and scanner; the same seed gives the same chest.
+
+    ``kernel_name`` fixes the reconstruction kernel instead of drawing it; everything else is
+    drawn as before, so one seed on two kernels is one patient reconstructed twice.
+    """
     if pattern not in STUDY_PATTERNS:
         raise ValueError(f"unknown study pattern {pattern!r}; expected one of {', '.join(STUDY_PATTERNS)}")
     if pattern != "NT" and severity not in SEVERITIES:
@@ -107,6 +120,8 @@ def draw_chest(pattern: str, severity: str | None, seed: int, settings: StudySet
     rng = np.random.default_rng(np.random.SeedSequence([seed, 14]))
     tissue = settings.tissue
     kernel = tissue.kernels[rng.integers(len(tissue.kernels))]
+    if kernel_name is not None:
+        kernel = _kernel_named(kernel_name, tissue.kernels)
     lung_height = rng.uniform(*settings.lung_height_mm)
     length = lung_height + settings.margin_below_mm + settings.margin_above_mm
     if settings.matrix >= 512:

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from imaging.classes import SEVERITIES
+from imaging.phantom.settings import DEFAULT_KERNELS
 from imaging.phantom.synthesize import positive_integer
 from imaging.staging import check_output_folder, staged_folder
 from study.phantom.chest import draw_chest
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", type=int, default=0, help="random seed: same seed, same studies (default 0)"
     )
+    parser.add_argument(
+        "--kernel",
+        choices=[kernel.name for kernel in DEFAULT_KERNELS],
+        help="reconstruct every study with this kernel (default: one drawn per patient); the same "
+        "--seed on another --kernel gives the same patients, as two reconstructions of one scan",
+    )
     parser.add_argument("--nifti", action="store_true", help="also write image.nii.gz per study")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -78,10 +85,16 @@ def plan_studies(arguments: argparse.Namespace) -> list[tuple[str, str | None, i
 
 
 def write_study(
-    folder: Path, pattern: str, severity: str | None, seed: int, settings: StudySettings, nifti: bool
+    folder: Path,
+    pattern: str,
+    severity: str | None,
+    seed: int,
+    settings: StudySettings,
+    nifti: bool,
+    kernel: str | None = None,
 ) -> dict:
     """Render one study into ``folder`` (DICOM series, labels, truth); return its truth record."""
-    chest = draw_chest(pattern, severity, seed, settings)
+    chest = draw_chest(pattern, severity, seed, settings, kernel)
     rendered = render_study(chest, settings, settings.margin_below_mm)
     details = {
         "kernel": chest.kernel,
@@ -106,7 +119,8 @@ def write_study(
         origin = (*rendered.grid.origin, float(rendered.positions[0]))
         write_nifti(folder / "image.nii.gz", Volume(rendered.hounsfield, spacing, origin))
     write_labels(folder / "labels.npz", rendered)
-    truth = build_truth(chest, rendered, spacing)
+    # The patient id lets roi-dataset keep two reconstructions of one patient in one split.
+    truth = {"patient_id": patient_id, **build_truth(chest, rendered, spacing)}
     (folder / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
 
@@ -124,7 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             tqdm(plans, desc="Synthesizing studies", unit="study", disable=arguments.quiet)
         ):
             name = f"study-{index:03d}"
-            truth = write_study(staging / name, pattern, severity, seed, settings, arguments.nifti)
+            truth = write_study(
+                staging / name, pattern, severity, seed, settings, arguments.nifti, arguments.kernel
+            )
             scanner = truth["scanner"]
             rows.append(
                 (

@@ -1,6 +1,7 @@
 """Write a study as a CT DICOM series: one file per slice, explicit VR little endian.
 
-UIDs derive from the seed, so the same study always gets the same UIDs and bytes. Instance
+UIDs derive from the seed, so the same study always gets the same UIDs and bytes; series and
+instance UIDs also from the kernel, so two reconstructions of one scan are two series of one study. Instance
 numbers count from the head down, as scanners usually number them, so a reader that sorts by
 InstanceNumber instead of position along the slice normal gets the order wrong.
 """
@@ -26,11 +27,12 @@ def _decimal(value: float) -> str:
     return f"{value:.10g}"  # at most 16 characters (DS), precise to micrometres
 
 
-def study_uids(seed_text: str) -> dict[str, str]:
-    """The study, series and frame-of-reference UIDs of one synthetic study."""
+def study_uids(seed_text: str, kernel: str) -> dict[str, str]:
+    """The study, series and frame-of-reference UIDs of one synthetic study on one kernel."""
     return {
-        name: generate_uid(entropy_srcs=["emphysema-synth-study", seed_text, name])
-        for name in ("study", "series", "frame")
+        "study": generate_uid(entropy_srcs=["emphysema-synth-study", seed_text, "study"]),
+        "series": generate_uid(entropy_srcs=["emphysema-synth-study", seed_text, kernel, "series"]),
+        "frame": generate_uid(entropy_srcs=["emphysema-synth-study", seed_text, "frame"]),
     }
 
 
@@ -86,13 +88,15 @@ def write_series(
         details: ``kernel``, ``thickness`` (mm), ``interval`` (mm) and ``spacing`` (mm).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    uids = study_uids(seed_text)
+    uids = study_uids(seed_text, details["kernel"])
     dataset = _template(patient_id, uids, details)
     slices, rows, columns = hounsfield.shape
     dataset.Rows, dataset.Columns = rows, columns
     for index in range(slices):
         number = slices - index  # head first: the top slice is instance 1
-        instance_uid = generate_uid(entropy_srcs=["emphysema-synth-study", seed_text, str(index)])
+        instance_uid = generate_uid(
+            entropy_srcs=["emphysema-synth-study", seed_text, details["kernel"], str(index)]
+        )
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = CTImageStorage
         meta.MediaStorageSOPInstanceUID = instance_uid

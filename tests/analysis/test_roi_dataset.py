@@ -14,6 +14,8 @@ from analysis.tiles import resample_hounsfield
 from emphysema.cli import main as cli_main
 from imaging.contract import CLASS_NAMES
 from imaging.dataset import read_dataset
+from study.phantom.command import write_study
+from study.phantom.settings import settings_for_size
 from study.reader import read_study
 
 
@@ -32,7 +34,11 @@ def test_rois_are_labelled_from_the_pattern_map_as_regions_are_drawn(studies, tm
     labels = {sample.label for sample in samples}
     # Severe studies give ROIs of every pattern they hold, not only the normal lung between lesions.
     assert {"NT", "PSE", "PLE"} <= labels, labels
-    assert {sample.patient_id for sample in samples} == {"mixed", "panlobular"}
+    # The patient is the one truth.json names (the phantom's PatientID), not the folder.
+    assert {sample.patient_id for sample in samples} == {
+        json.loads((studies[name] / "truth.json").read_text(encoding="utf-8"))["patient_id"]
+        for name in ("mixed", "panlobular")
+    }
     assert {sample.severity for sample in samples} == {"severe"}
     by_path = {sample.path.relative_to(out).as_posix(): sample for sample in samples}
     for study in ("mixed", "panlobular"):
@@ -61,6 +67,20 @@ def test_rois_are_labelled_from_the_pattern_map_as_regions_are_drawn(studies, tm
             assert abs(stored.mean() - native.mean()) < 10
     settings = json.loads((out / "roi_dataset_settings.json").read_text(encoding="utf-8"))
     assert settings["field_of_view_mm"] == 30.0
+
+
+def test_two_reconstructions_of_one_patient_are_one_patient(tmp_path):
+    for kernel in ("STANDARD", "BONE"):
+        write_study(
+            tmp_path / "studies" / kernel, "PSE", "severe", 31, settings_for_size("small"), False, kernel
+        )
+    out = tmp_path / "rois"
+    assert main([str(tmp_path / "studies"), "--out", str(out), "--roi-mm", "30", "--quiet"]) == 0
+    rois = _rows(out / "rois.csv")
+    assert {row["study"] for row in rois} == {"STANDARD", "BONE"}
+    # One patient id for both, so a patient-grouped split never puts one kernel in training and the
+    # other in validation.
+    assert len({sample.patient_id for sample in read_dataset(out, require_all_classes=False)}) == 1
 
 
 def test_a_folder_without_pattern_maps_is_refused_and_nothing_written(tmp_path, capsys):

@@ -95,6 +95,43 @@ def test_command_writes_studies_deterministically_and_refuses_a_full_folder(tmp_
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
 
 
+def test_one_seed_on_two_kernels_is_one_patient_reconstructed_twice(tmp_path):
+    arguments = ["--studies", "1", "--pattern", "CLE", "--severity", "severe", "--size", "small"]
+    for kernel in ("STANDARD", "BONE"):
+        out = tmp_path / kernel
+        assert main(["--out", str(out), *arguments, "--seed", "7", "--kernel", kernel, "--quiet"]) == 0
+    standard, bone = tmp_path / "STANDARD" / "study-000", tmp_path / "BONE" / "study-000"
+    truths = {kernel: truth_of(tmp_path / kernel / "study-000") for kernel in ("STANDARD", "BONE")}
+    assert [truth["scanner"]["kernel"] for truth in truths.values()] == ["STANDARD", "BONE"]
+    # The patient is the same: anatomy, lesions, pattern map and id; only the scanner differs.
+    assert truths["STANDARD"]["patient_id"] == truths["BONE"]["patient_id"]
+    for name in ("anatomy", "pattern"):
+        assert np.array_equal(np.load(standard / "labels.npz")[name], np.load(bone / "labels.npz")[name])
+    assert (
+        12 <= truths["STANDARD"]["scanner"]["noise_hu"] <= 20 <= 34 <= truths["BONE"]["scanner"]["noise_hu"]
+    )
+    headers = {
+        folder.parent.name: pydicom.dcmread(next((folder / "dicom").glob("*.dcm")), stop_before_pixels=True)
+        for folder in (standard, bone)
+    }
+    assert headers["STANDARD"].StudyInstanceUID == headers["BONE"].StudyInstanceUID
+    assert headers["STANDARD"].SeriesInstanceUID != headers["BONE"].SeriesInstanceUID
+    assert headers["STANDARD"].SOPInstanceUID != headers["BONE"].SOPInstanceUID
+    assert headers["BONE"].ConvolutionKernel == "BONE"
+    assert headers["STANDARD"].PatientID == truths["STANDARD"]["patient_id"]
+    # The sharper, noisier kernel shows more pixel-to-pixel variation inside the same lungs.
+    lungs = np.load(standard / "labels.npz")["pattern"] > 0
+    variation = {
+        folder.parent.name: np.abs(np.diff(read_study(folder / "dicom").hounsfield.astype(float), axis=2))[
+            :, :, 1:
+        ][lungs[:, :, 2:]].mean()
+        for folder in (standard, bone)
+    }
+    assert variation["BONE"] > 1.1 * variation["STANDARD"], variation
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "x"), *arguments, "--kernel", "SOFT"])
+
+
 def test_normal_lung_has_the_slice_phantoms_density(mixed_study):
     from imaging.phantom import draw_patient_traits, render_slice
 
