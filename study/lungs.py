@@ -106,9 +106,12 @@ def _close_and_fill(mask: np.ndarray, size: int, largest_hole: int) -> np.ndarra
     Only holes up to ``largest_hole`` pixels are filled: vessels are, but the top of a
     diaphragm dome, which shows as an island of liver inside the lung, is not.
     """
-    closed = ndimage.minimum_filter(
-        ndimage.maximum_filter(mask.astype(np.uint8), size=(1, size, size)), size=(1, size, size)
-    ).astype(bool)
+    # Closed on a zero margin, as if the image went on with no lung beyond its edge: the filters'
+    # default mirroring at the border would carry a lung that runs close to the edge out onto it.
+    square = (1, size, size)
+    padded = np.pad(mask.astype(np.uint8), ((0, 0), (size, size), (size, size)))
+    closed = ndimage.minimum_filter(ndimage.maximum_filter(padded, size=square), size=square)
+    closed = closed[:, size:-size, size:-size].astype(bool)
     background, _ = ndimage.label(~closed, structure=IN_PLANE)
     edges = np.concatenate(
         [background[:, 0, :], background[:, -1, :], background[:, :, 0], background[:, :, -1]], axis=None

@@ -55,6 +55,27 @@ def test_body_touching_the_edge_of_the_field_of_view():
     check_against_truth(masks.labels, rendered.anatomy)
 
 
+def test_lungs_one_pixel_inside_the_image_edge():
+    # A body 180 mm half wide in a 77 mm half field of view leaves one pixel of chest wall at the
+    # image's sides. The closing that takes in vessels once carried such a lung onto the edge,
+    # and the study was refused as cut by the field of view.
+    settings = dataclasses.replace(
+        settings_for_size("small"),
+        pixel_spacing_mm=(0.6, 0.6),
+        body_half_width_mm=(180.0, 180.0),
+        fat_mm=(15.0, 15.0),
+        muscle_mm=(10.0, 10.0),
+    )
+    chest = draw_chest("CLE", "moderate", 5, settings)
+    rendered = render_study(chest, settings, settings.margin_below_mm)
+    lung_columns = np.flatnonzero(np.isin(rendered.anatomy, (RIGHT_LUNG, LEFT_LUNG)).any(axis=(0, 1)))
+    assert (lung_columns[0], lung_columns[-1]) == (1, rendered.anatomy.shape[2] - 2)
+    spacing = (chest.slice_interval_mm, chest.pixel_spacing_mm, chest.pixel_spacing_mm)
+    masks = segment_lungs(Volume(rendered.hounsfield, spacing))
+    check_against_truth(masks.labels, rendered.anatomy)
+    assert not masks.labels[:, :, [0, -1]].any()
+
+
 def test_a_volume_without_lungs_is_refused():
     water = Volume(np.zeros((8, 64, 64), dtype=np.int16), (1.0, 1.0, 1.0))
     with pytest.raises(StudyError, match="no air inside the body"):
