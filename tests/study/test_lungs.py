@@ -38,17 +38,22 @@ def test_severe_emphysema_is_segmented_with_airways_removed(fixture, request):
     assert masks.airway.sum() < 0.05 * (masks.labels > 0).sum()
 
 
-def test_body_touching_the_edge_of_the_field_of_view():
-    # A 154 mm half field of view and a 170 mm half-wide body: the sides of the body leave the image.
+def render_wide_body(body_half_width_mm: float):
+    """A small moderate-CLE study at 0.6 mm pixels (a 77 mm half field of view) of a wide body."""
     settings = dataclasses.replace(
         settings_for_size("small"),
         pixel_spacing_mm=(0.6, 0.6),
-        body_half_width_mm=(170.0, 170.0),
+        body_half_width_mm=(body_half_width_mm, body_half_width_mm),
         fat_mm=(15.0, 15.0),
         muscle_mm=(10.0, 10.0),
     )
     chest = draw_chest("CLE", "moderate", 5, settings)
-    rendered = render_study(chest, settings, settings.margin_below_mm)
+    return chest, render_study(chest, settings, settings.margin_below_mm)
+
+
+def test_body_touching_the_edge_of_the_field_of_view():
+    # A 170 mm half-wide body: the sides of the body leave the image.
+    chest, rendered = render_wide_body(170.0)
     assert (rendered.hounsfield[:, :, 0] > -500).any()  # the body reaches the image edge
     spacing = (chest.slice_interval_mm, chest.pixel_spacing_mm, chest.pixel_spacing_mm)
     masks = segment_lungs(Volume(rendered.hounsfield, spacing))
@@ -56,18 +61,10 @@ def test_body_touching_the_edge_of_the_field_of_view():
 
 
 def test_lungs_one_pixel_inside_the_image_edge():
-    # A body 180 mm half wide in a 77 mm half field of view leaves one pixel of chest wall at the
-    # image's sides. The closing that takes in vessels once carried such a lung onto the edge,
-    # and the study was refused as cut by the field of view.
-    settings = dataclasses.replace(
-        settings_for_size("small"),
-        pixel_spacing_mm=(0.6, 0.6),
-        body_half_width_mm=(180.0, 180.0),
-        fat_mm=(15.0, 15.0),
-        muscle_mm=(10.0, 10.0),
-    )
-    chest = draw_chest("CLE", "moderate", 5, settings)
-    rendered = render_study(chest, settings, settings.margin_below_mm)
+    # A body 180 mm half wide leaves one pixel of chest wall at the image's sides. The closing
+    # that takes in vessels once carried such a lung onto the edge, and the study was refused as
+    # cut by the field of view.
+    chest, rendered = render_wide_body(180.0)
     lung_columns = np.flatnonzero(np.isin(rendered.anatomy, (RIGHT_LUNG, LEFT_LUNG)).any(axis=(0, 1)))
     assert (lung_columns[0], lung_columns[-1]) == (1, rendered.anatomy.shape[2] - 2)
     spacing = (chest.slice_interval_mm, chest.pixel_spacing_mm, chest.pixel_spacing_mm)
