@@ -111,6 +111,7 @@ def evaluate(
                     .get("pattern_percent"),
                     "field_of_view_mm": field.millimetres,
                     "field_of_view_source": field.source,
+                    "density_shift_hu": pattern_map.density_shift_hu,
                     "seconds": round(time.perf_counter() - started, 2),
                 }
             )
@@ -125,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_output_folder(arguments.out, arguments.overwrite)
     with TritonClassifier(TritonSettings(url=arguments.url, model=arguments.model[0])) as classifier:
         records = evaluate(studies, classifier, list(arguments.model), settings, arguments.quiet)
+        references = {model: classifier.model_info(model).density_reference_hu for model in arguments.model}
     first = records[arguments.model[0]]
     counts = collections.Counter(f"{record['pattern']} {record['severity']}" for record in first)
     command = " ".join(["emphysema analysis-eval", *(sys.argv[1:] if argv is None else argv)])
@@ -141,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "name": model,
                 "field_of_view_mm": records[model][0]["field_of_view_mm"],
                 "field_of_view_source": records[model][0]["field_of_view_source"],
+                "density_reference_hu": references[model],
                 "summary": summarise_model(records[model]),
                 "studies": records[model],
             }

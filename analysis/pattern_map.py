@@ -5,7 +5,8 @@ full-size study (tens of thousands of tiles) never holds more than one chunk of 
 Each tile paints its cell, intersected with the lung mask: the map is 0 outside the lungs and
 on slices not analysed, else 1 NT, 2 CLE, 3 PSE, 4 PLE (the contract's class order plus one).
 Tiles with less lung than ``minimum_lung_share`` are not classified: their cells take the
-nearest classified tile's label (``analysis.edge_tiles``).
+nearest classified tile's label (``analysis.edge_tiles``). A model with a density reference
+sees the study shifted to it (``analysis.density_reference``), as its training ROIs were.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from analysis.density_reference import shift_to_reference
 from analysis.edge_tiles import fill_from_nearest, paint, tile_lung_shares
 from analysis.tiles import AIR_HU, Tile, crop_many, lung_slices, model_inputs, pixels_for, tile_slice
 from client.contract import ModelInfo
@@ -38,7 +40,10 @@ class PatternMap:
         grid_labels: each grid tile's label (1..4; 0 when its slice had no classified tile).
         classified: which grid tiles went through the model (the others took a neighbour's label).
         seconds: ``inference`` (the classifier's calls), ``paint`` (labels onto the map, edge
-            cells filled) and ``tile`` (the rest: the tile grid, crops, resampling, lung window).
+            cells filled) and ``tile`` (the rest: the density shift, the tile grid, crops,
+            resampling, lung window).
+        density_shift_hu: the HU added to the study before tiling (its density reference moved
+            to the model's); None for a model that takes raw HU.
     """
 
     labels: np.ndarray
@@ -50,6 +55,7 @@ class PatternMap:
     grid_labels: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
     classified: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=bool))
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    density_shift_hu: int | None = None
 
     @property
     def filled_tiles(self) -> int:
@@ -113,6 +119,9 @@ def build_pattern_map(
     (the web page draws its progress bar with it).
     """
     started = time.perf_counter()
+    shift = None
+    if info.density_reference_hu is not None:
+        hounsfield, shift = shift_to_reference(hounsfield, lungs, info.density_reference_hu)
     plan = plan_tiles(lungs, spacing_mm, field_of_view_mm, stride_mm, slice_step, minimum_lung_share)
     positions = np.flatnonzero(plan.classified)
     # The grid runs slice by slice from the lowest, so grouping a chunk's tiles by slice keeps
@@ -149,4 +158,4 @@ def build_pattern_map(
     pattern_map = assemble_pattern_map(plan, lungs, own_labels)
     ended = time.perf_counter()
     seconds = {"tile": painting - started - inference, "inference": inference, "paint": ended - painting}
-    return dataclasses.replace(pattern_map, seconds=seconds)
+    return dataclasses.replace(pattern_map, seconds=seconds, density_shift_hu=shift)

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from analysis.density_reference import describe_shift
 from analysis.output_files import DISCLAIMER
 from analysis.overlay import PATTERN_COLOURS
 from imaging.contract import CLASS_NAMES
@@ -73,7 +74,8 @@ def _summary_lines(report: dict, patient: dict | None) -> list[str]:
     lines += [
         f"Model: {model['name']} version {','.join(model['versions'])}, field of view "
         f"{model['field_of_view_mm']:g} mm ({model['field_of_view_source']}); "
-        f"{report['tiles']['count']} tiles",
+        f"{report['tiles']['count']} tiles; "
+        + describe_shift(model["density_reference_hu"], report["tiles"]["density_shift_hu"]),
         f"Dominant pattern: {whole['dominant']}; dominant emphysema pattern: "
         f"{whole['dominant_emphysema'] or 'none'}",
         f"Zone predominance: {zones['predominance']} (upper thirds "

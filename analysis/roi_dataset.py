@@ -9,8 +9,13 @@ Output (``DIR``), a data set `emphysema train` reads::
     DIR/CLASS/STUDY_zSSS_rRRR_cCCC.png  16-bit, HU + 1024, the ROI resampled to roi_pixels square
     DIR/manifest.csv                    path,label,patient_id,severity (patient: truth.json's
                                         patient_id, else the study)
-    DIR/rois.csv                        path,study,slice,top,left,side_px,lung_share,emphysema_share
-    DIR/roi_dataset_settings.json       the resolved settings, field_of_view_mm, the arguments
+    DIR/rois.csv                        path,study,slice,top,left,side_px,lung_share,emphysema_share,
+                                        density_shift_hu
+    DIR/roi_dataset_settings.json       the resolved settings, field_of_view_mm,
+                                        density_reference_hu, the arguments
+
+Each study is first shifted to the density reference (``analysis.density_reference``; the lungs
+segmented as `analyze` segments them), unless ``--density-reference-hu none``.
 
 An ROI is kept when lung covers at least ``minimum_lung_share`` of it. It is labelled as
 radiologists label regions: NT when emphysema covers at most ``normal_ceiling`` of its lung; the
@@ -32,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from analysis.density_reference import shift_to_reference
 from analysis.errors import AnalysisError
 from analysis.label_sources import LABEL_FILES, find_labelled_studies, read_labelled_study
 from analysis.region_rule import pattern_counts, region_label
@@ -50,9 +56,20 @@ from imaging.errors import UsageError
 from imaging.hounsfield import UNSIGNED_HU_OFFSET
 from imaging.phantom.files import encode_png
 from imaging.staging import check_output_folder, staged_folder
+from study.lungs import segment_lungs
 
 SETTINGS_NAME = ROI_DATASET_SETTINGS
-ROI_COLUMNS = ("path", "study", "slice", "top", "left", "side_px", "lung_share", "emphysema_share")
+ROI_COLUMNS = (
+    "path",
+    "study",
+    "slice",
+    "top",
+    "left",
+    "side_px",
+    "lung_share",
+    "emphysema_share",
+    "density_shift_hu",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,9 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=RoiSettings.slice_step,
         help="use every Nth lung slice (default %(default)s)",
     )
+    parser.add_argument(
+        "--density-reference-hu",
+        type=density_reference_argument,
+        default=RoiSettings.density_reference_hu,
+        help="shift each study so its lung density reference is this many HU, 'none' for raw HU "
+        "(default %(default)g)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def density_reference_argument(text: str) -> float | None:
+    """``--density-reference-hu``: a number of HU, or ``none``."""
+    return None if text.lower() == "none" else float(text)
 
 
 def label_roi(pattern_crop: np.ndarray, settings: RoiSettings) -> tuple[int, float, float] | None:
@@ -106,8 +135,11 @@ def extract_study(
 ) -> tuple[list[tuple], list[tuple]]:
     """Write one study's ROIs under ``out``; return its manifest rows and ROI rows."""
     study = read_labelled_study(folder, labels)
-    hounsfield, spacing, pattern, severity = (
-        study.volume.hounsfield,
+    hounsfield, shift = study.volume.hounsfield, None
+    if settings.density_reference_hu is not None:
+        lungs = segment_lungs(study.volume).labels
+        hounsfield, shift = shift_to_reference(hounsfield, lungs, settings.density_reference_hu)
+    spacing, pattern, severity = (
         study.volume.spacing_mm,
         study.pattern,
         study.severity,
@@ -140,6 +172,7 @@ def extract_study(
                     side,
                     round(lung_share, 4),
                     round(emphysema_share, 4),
+                    "" if shift is None else shift,
                 )
             )
     return manifest, rois
@@ -155,7 +188,13 @@ def _write_csv(path: Path, header: Sequence[str], rows: list[tuple]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``emphysema roi-dataset``; 0 on success."""
     arguments = build_parser().parse_args(argv)
-    settings = RoiSettings(arguments.roi_mm, arguments.roi_pixels, arguments.stride_mm, arguments.slice_step)
+    settings = RoiSettings(
+        arguments.roi_mm,
+        arguments.roi_pixels,
+        arguments.stride_mm,
+        arguments.slice_step,
+        density_reference_hu=arguments.density_reference_hu,
+    )
     if arguments.labels is not None:
         if len(arguments.studies) != 1:
             raise UsageError("--labels goes with exactly one STUDY")
@@ -177,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write_csv(staging / "rois.csv", ROI_COLUMNS, rois)
         record = {
             "field_of_view_mm": settings.roi_mm,
+            "density_reference_hu": settings.density_reference_hu,
             "settings": dataclasses.asdict(settings),
             "storage": {
                 "unsigned_16_bit": f"HU + {UNSIGNED_HU_OFFSET}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from analysis.density_reference import PARENCHYMA_HU
 from imaging.errors import UsageError
 
 # Measured: the best of 24, 32, 40 and 56 mm ROI models on held-out phantom studies by the rule in
@@ -15,6 +16,10 @@ DEFAULT_ROI_MM = 32.0
 # scan's ROI is upsampled a little and a coarser one more.
 DEFAULT_ROI_PIXELS = 64
 MINIMUM_ROI_PIXELS = 32
+# The median density reference (analysis.density_reference) of the 138 medium phantom studies the
+# default model is trained on (analysis/results/default_model_accuracy.sh): moving each study
+# there shifts them least. Any value works as long as training and analysis share it.
+DEFAULT_DENSITY_REFERENCE_HU = -815.0
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -41,6 +46,9 @@ class RoiSettings:
             the two are ambiguous and skipped.
         minimum_label_share: the chosen emphysema pattern must hold this share of the ROI's
             emphysema voxels, else the ROI is mixed and skipped.
+        density_reference_hu: each study's HU are shifted so its lung density reference
+            (``analysis.density_reference``) is this before ROIs are cut; the model trained on
+            them carries it, and `analyze` shifts each study the same way. None keeps raw HU.
     """
 
     roi_mm: float = DEFAULT_ROI_MM
@@ -51,6 +59,7 @@ class RoiSettings:
     emphysema_share: float = 0.10
     normal_ceiling: float = 0.02
     minimum_label_share: float = 0.6
+    density_reference_hu: float | None = DEFAULT_DENSITY_REFERENCE_HU
 
     def __post_init__(self) -> None:
         _check_positive("the ROI size (mm)", self.roi_mm)
@@ -71,6 +80,12 @@ class RoiSettings:
                 raise UsageError(f"the {name} must be in (0, 1], got {share}")
         if not 0 <= self.normal_ceiling < self.emphysema_share:
             raise UsageError(f"the normal ceiling must be in [0, emphysema share), got {self.normal_ceiling}")
+        low, high = PARENCHYMA_HU
+        if self.density_reference_hu is not None and not low < self.density_reference_hu < high:
+            raise UsageError(
+                f"the density reference must be lung parenchyma ({low:g} to {high:g} HU), "
+                f"got {self.density_reference_hu:g}"
+            )
 
     @property
     def resolved_stride_mm(self) -> float:

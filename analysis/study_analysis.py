@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.density_reference import large_shift_warning
 from analysis.errors import AnalysisError
 from analysis.field_of_view import FieldOfView, resolve_field_of_view
 from analysis.output_files import DISCLAIMER, REPORT_JSON
@@ -106,6 +107,7 @@ def study_report(
             "image_size": info.image_size,
             "field_of_view_mm": field.millimetres,
             "field_of_view_source": field.source,
+            "density_reference_hu": info.density_reference_hu,
         },
         "settings": dataclasses.asdict(settings),
         "tiles": {
@@ -114,10 +116,15 @@ def study_report(
             "side_px": pattern_map.tile_side_px,
             "cell_px": pattern_map.cell_px,
             "analysed_slices": len(pattern_map.analysed_slices),
+            "density_shift_hu": pattern_map.density_shift_hu,
         },
         "patterns": patterns,
         "quantification": quantification,
-        "warnings": [*quantification["warnings"], *([field.warning] if field.warning else [])],
+        "warnings": [
+            *quantification["warnings"],
+            *([field.warning] if field.warning else []),
+            *filter(None, [large_shift_warning(pattern_map.density_shift_hu or 0)]),
+        ],
     }
 
 

@@ -23,6 +23,9 @@ class ModelInfo:
         field_of_view_mm: the field of view the model was trained for, where its config states
             one (a ``field_of_view_mm`` parameter); ``None`` for slice-level models, which take
             any slice.
+        density_reference_hu: the lung density reference (HU) a region model's training studies
+            were shifted to (a ``density_reference_hu`` parameter); a study is shifted to it before
+            it is tiled. ``None``: the model takes raw HU.
     """
 
     name: str
@@ -30,6 +33,7 @@ class ModelInfo:
     image_size: int
     max_batch_size: int
     field_of_view_mm: float | None = None
+    density_reference_hu: float | None = None
 
     @property
     def version(self) -> str:
@@ -79,7 +83,11 @@ def _tensor(tensors: list[dict], name: str, model: str, kind: str) -> dict:
 
 
 def check_model_metadata(
-    metadata: dict, max_batch_size: int, url: str, field_of_view_mm: float | None = None
+    metadata: dict,
+    max_batch_size: int,
+    url: str,
+    field_of_view_mm: float | None = None,
+    density_reference_hu: float | None = None,
 ) -> ModelInfo:
     """Check Triton's model metadata (``get_model_metadata(as_json=True)``) against the contract.
 
@@ -88,6 +96,7 @@ def check_model_metadata(
         max_batch_size: the model config's ``max_batch_size`` (or a fallback when it cannot be read).
         url: the server address, for the messages.
         field_of_view_mm: the config's ``field_of_view_mm`` parameter, if it has one.
+        density_reference_hu: the config's ``density_reference_hu`` parameter, if it has one.
 
     Returns:
         The checked :class:`ModelInfo`; ``image_size`` is read from the input shape, so any size works.
@@ -128,4 +137,5 @@ def check_model_metadata(
         image_size=image_shape[1],
         max_batch_size=max_batch_size,
         field_of_view_mm=field_of_view_mm,
+        density_reference_hu=density_reference_hu,
     )

@@ -21,7 +21,14 @@ from client.contract import ModelInfo, Prediction, check_model_metadata
 from client.errors import ModelNotFoundError, TritonError, TritonUnavailableError
 from client.settings import TritonSettings
 from client.translate import translate_error
-from imaging.contract import CLASS_NAMES, INPUT_DATATYPE, INPUT_NAME, OUTPUT_NAME
+from imaging.contract import (
+    CLASS_NAMES,
+    DENSITY_REFERENCE_PARAMETER,
+    FIELD_OF_VIEW_PARAMETER,
+    INPUT_DATATYPE,
+    INPUT_NAME,
+    OUTPUT_NAME,
+)
 
 _TRANSIENT = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 # The largest request we send (bytes); Triton itself accepts gRPC messages up to 2 GiB.
@@ -29,9 +36,9 @@ _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _Result = TypeVar("_Result")
 
 
-def field_of_view_parameter(config: dict) -> float | None:
-    """A config's ``parameters { key: "field_of_view_mm" ... }`` as millimetres (None when absent)."""
-    text = config.get("parameters", {}).get("field_of_view_mm", {}).get("string_value")
+def number_parameter(config: dict, key: str) -> float | None:
+    """A config's ``parameters { key: KEY value { string_value: "..." } }`` as a number (None when absent)."""
+    text = config.get("parameters", {}).get(key, {}).get("string_value")
     try:
         return float(text) if text else None
     except ValueError:
@@ -134,18 +141,19 @@ class TritonClassifier:
         if name not in self._model_info:
             action = f"read the metadata of model {name!r}"
             metadata = self._call(action, self._client.get_model_metadata, name, as_json=True)
-            field_of_view = None
+            field_of_view = reference = None
             try:
                 config = self._call(action, self._client.get_model_config, name, as_json=True)
                 max_batch_size = int(config["config"].get("max_batch_size", 0))
-                field_of_view = field_of_view_parameter(config["config"])
+                field_of_view = number_parameter(config["config"], FIELD_OF_VIEW_PARAMETER)
+                reference = number_parameter(config["config"], DENSITY_REFERENCE_PARAMETER)
             except TritonUnavailableError:
                 raise
             except TritonError:
                 # The model-config API may be restricted; the metadata still shows the batch dimension.
                 max_batch_size = self.settings.max_batch_size
             self._model_info[name] = check_model_metadata(
-                metadata, max_batch_size, self.settings.url, field_of_view
+                metadata, max_batch_size, self.settings.url, field_of_view, reference
             )
         return self._model_info[name]
 

@@ -98,12 +98,14 @@ def export_run(run: Run, repository: str | Path, settings: ExportSettings, comma
     images, labels = run.load_part(part)
     checks.update(check_accuracy(reference, graph_model, images, labels, settings, part, _step))
 
-    # A region model's field of view travels with it: clients tile studies at this size.
-    field_of_view_mm = run.settings.field_of_view_mm
+    # A region model's field of view and density reference travel with it: clients tile studies
+    # at this size and shift them to this reference.
+    field_of_view_mm, reference_hu = run.settings.field_of_view_mm, run.settings.density_reference_hu
     if field_of_view_mm is not None:
-        _step(f"region model: field of view {field_of_view_mm:g} mm (config parameter and model card)")
+        reference = "raw HU" if reference_hu is None else f"density reference {reference_hu:g} HU"
+        _step(f"region model: field of view {field_of_view_mm:g} mm, {reference} (config and model card)")
     config_text = triton_config.render_config(
-        triton_config.build_model_config(graph_model, settings, field_of_view_mm), settings
+        triton_config.build_model_config(graph_model, settings, field_of_view_mm, reference_hu), settings
     )
     signature = onnx_graph.read_signature(graph_model)
     exported_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

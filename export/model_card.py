@@ -87,6 +87,8 @@ def build_model_card(
         "precision": settings["precision"],
         # The ROI side (mm) a region model was trained on; None for a slice-level model.
         "field_of_view_mm": run.settings.field_of_view_mm,
+        # The lung density reference (HU) its studies were shifted to; None: raw HU.
+        "density_reference_hu": run.settings.density_reference_hu,
         "exported_at": exported_at,
         "command": command,
         "source_run": {

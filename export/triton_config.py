@@ -15,7 +15,7 @@ from tritonclient.grpc import model_config_pb2
 from export.model_repository import LABELS_FILENAME, config_text
 from export.onnx_graph import TensorSignature, read_signature
 from export.settings import ExportError, ExportSettings
-from imaging.contract import FIELD_OF_VIEW_PARAMETER
+from imaging.contract import DENSITY_REFERENCE_PARAMETER, FIELD_OF_VIEW_PARAMETER
 
 
 def triton_data_type(signature: TensorSignature) -> int:
@@ -49,7 +49,10 @@ def _batched_dims(signature: TensorSignature) -> list[int]:
 
 
 def build_model_config(
-    graph_model: onnx.ModelProto, settings: ExportSettings, field_of_view_mm: float | None = None
+    graph_model: onnx.ModelProto,
+    settings: ExportSettings,
+    field_of_view_mm: float | None = None,
+    density_reference_hu: float | None = None,
 ) -> model_config_pb2.ModelConfig:
     """Build the Triton ``ModelConfig`` of an exported graph.
 
@@ -58,11 +61,13 @@ def build_model_config(
         settings: batching, instances and accelerator choices.
         field_of_view_mm: a region model's ROI side (the run's), written as the
             ``field_of_view_mm`` parameter clients read; None for a slice-level model (no parameter).
+        density_reference_hu: the lung density reference (HU) a region model's training studies
+            were shifted to, written as the ``density_reference_hu`` parameter; None: no parameter.
 
     Returns:
         The config: onnxruntime backend, explicit max batch, dynamic batching with a queue delay,
         GPU instances, labels on the output, a zero-data batch-1 warmup, optionally the field of
-        view parameter, and optionally TensorRT.
+        view and density reference parameters, and optionally TensorRT.
     """
     settings = settings.resolved_for(field_of_view_mm)
     image, probabilities = read_signature(graph_model)
@@ -96,6 +101,8 @@ def build_model_config(
     warmup.inputs[image.name].zero_data = True
     if field_of_view_mm is not None:
         config.parameters[FIELD_OF_VIEW_PARAMETER].string_value = f"{field_of_view_mm:g}"
+    if density_reference_hu is not None:
+        config.parameters[DENSITY_REFERENCE_PARAMETER].string_value = f"{density_reference_hu:g}"
     if settings.tensorrt:
         _add_tensorrt(config, image.name, image_dims, settings)
     return config

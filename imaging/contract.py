@@ -33,7 +33,9 @@ DEFAULT_GRPC_PORT = 8001
 DEFAULT_TRITON_URL = f"localhost:{DEFAULT_GRPC_PORT}"
 # The model repository export writes to and serve, app --serve and bench read, unless told otherwise.
 DEFAULT_REPOSITORY = "model_repository"
-# A region model's field of view (mm) travels from its ROI data set (`emphysema roi-dataset` writes
-# the settings file) through training's settings to the served config's parameters of this name.
+# A region model's field of view (mm) and density reference (HU) travel from its ROI data set
+# (`emphysema roi-dataset` writes the settings file) through training's settings to the served
+# config's parameters of these names.
 ROI_DATASET_SETTINGS = "roi_dataset_settings.json"
 FIELD_OF_VIEW_PARAMETER = "field_of_view_mm"
+DENSITY_REFERENCE_PARAMETER = "density_reference_hu"

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from imaging.contract import ARCHITECTURES
-from training.field_of_view import with_data_field_of_view
+from training.roi_data_settings import with_roi_data_settings
 from training.settings import MONITOR_CHOICES, POOLING_CHOICES, QUICK_PRESET, TrainSettings
 
 # CLI option (argparse dest) -> TrainSettings field, for the options that override the defaults
@@ -162,7 +162,7 @@ def add_architecture_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_arguments(arguments: argparse.Namespace, **fixed) -> TrainSettings:
-    """Build resolved settings: defaults, quick preset, flags, ``fixed``, then the data's field of view."""
+    """Build resolved settings: defaults, quick preset, flags, ``fixed``, then the ROI data's facts."""
     values: dict = dict(QUICK_PRESET) if arguments.quick else {}
     for dest, field in OVERRIDES.items():
         value = getattr(arguments, dest, None)
@@ -170,5 +170,6 @@ def settings_from_arguments(arguments: argparse.Namespace, **fixed) -> TrainSett
             values[field] = value
     values["data"] = str(Path(arguments.data).resolve())
     values.update(fixed)
-    # An ROI data set's field of view is part of what the run is (compare --resume compares it).
-    return with_data_field_of_view(TrainSettings(**values).resolved())
+    # An ROI data set's field of view and density reference are part of what the run is
+    # (--resume compares them).
+    return with_roi_data_settings(TrainSettings(**values).resolved())

@@ -97,6 +97,9 @@ class TrainSettings:
         field_of_view_mm: the side in mm of the regions the model was trained on, read from an ROI
             data set's ``roi_dataset_settings.json``; None for a slice-level model (whole slices).
             Export writes it into the model card and the served config's parameters.
+        density_reference_hu: the lung density reference (HU) the ROI data set's studies were
+            shifted to (``analysis.density_reference``), read from the same file; None for raw HU.
+            Export writes it beside the field of view; `analyze` shifts each study to it.
     """
 
     architecture: str = "inceptionv3"
@@ -135,6 +138,7 @@ class TrainSettings:
     window_level: float = LUNG_WINDOW_LEVEL
     bootstrap_samples: int = 1000
     field_of_view_mm: float | None = None
+    density_reference_hu: float | None = None
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:

@@ -93,17 +93,17 @@ def run_training(
     from imaging.dataset import labels_to_indices
     from imaging.image_split import split_samples
     from training.evaluate import evaluate_run
-    from training.field_of_view import with_data_field_of_view
     from training.fitting import TrainingArrays, fit_model
     from training.models import build_model
     from training.plots import plot_training_curves
+    from training.roi_data_settings import with_roi_data_settings
     from training.runs import CURVES_FILE, SETTINGS_FILE, SPLIT_FILE, save_split, staged_folder
     from training.settings import save_settings
     from training.skipped_files import decode_samples, report_skipped
     from training.strategy import describe_strategy, select_strategy
     from training.weights import resolve_weights
 
-    settings = with_data_field_of_view(settings.resolved())
+    settings = with_roi_data_settings(settings.resolved())
     data_root = Path(settings.data)
     if samples is None or split is None:
         samples, split = check_before_work(settings, out, overwrite, skipped)

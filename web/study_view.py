@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image, ImageDraw
 
+from analysis.density_reference import describe_shift
 from analysis.output_files import DISCLAIMER
 from analysis.overlay import PATTERN_COLOURS, overlay_slice
 from imaging.contract import CLASS_NAMES
@@ -63,7 +64,9 @@ def key_figures(result: StudyResult) -> None:
     st.caption(
         f"{result.name}: model {model['name']} (version {', '.join(model['versions']) or '?'}), "
         f"{result.report['tiles']['count']} regions of {model['field_of_view_mm']:g} mm classified on "
-        f"{result.report['tiles']['analysed_slices']} of {result.slice_count} slices."
+        f"{result.report['tiles']['analysed_slices']} of {result.slice_count} slices; "
+        + describe_shift(model["density_reference_hu"], result.report["tiles"]["density_shift_hu"])
+        + "."
     )
     for warning in result.report["warnings"]:
         st.warning(warning, icon=":material/info:")

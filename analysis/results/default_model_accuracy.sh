@@ -55,7 +55,8 @@ for first in 500 600; do
   done
 done
 
-$E roi-dataset "$WORK/train" "$WORK/train2" --out "$WORK/rois32" --roi-mm 32 --stride-mm 32 --quiet
+$E roi-dataset "$WORK/train" "$WORK/train2" --out "$WORK/rois32" --roi-mm 32 --stride-mm 32 \
+  --density-reference-hu none --quiet
 # --test-fraction 0: the held-out studies are the test; 15 % of each class's patients pick the
 # epoch. --noise-hu 40: kernel noise, so the noise level is no cue; --density-shift-hu 30: each
 # ROI's density moved by up to 30 HU, so a patient's normal-lung density is none either;

@@ -7,7 +7,7 @@ import pytest
 from analysis.errors import AnalysisError
 from analysis.field_of_view import resolve_field_of_view
 from client.contract import ModelInfo
-from client.triton import field_of_view_parameter
+from client.triton import number_parameter
 
 
 def _model(field_of_view_mm: float | None) -> ModelInfo:
@@ -16,8 +16,8 @@ def _model(field_of_view_mm: float | None) -> ModelInfo:
 
 def test_the_parameter_is_read_from_the_model_config():
     config = {"max_batch_size": 16, "parameters": {"field_of_view_mm": {"string_value": "40"}}}
-    assert field_of_view_parameter(config) == 40.0
-    assert field_of_view_parameter({"max_batch_size": 16}) is None
+    assert number_parameter(config, "field_of_view_mm") == 40.0
+    assert number_parameter({"max_batch_size": 16}, "field_of_view_mm") is None
 
 
 @pytest.mark.parametrize("millimetres", [0.0, -5.0])

@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from analysis.density_reference import shift_to_reference
 from analysis.roi_dataset import main
+from analysis.settings import DEFAULT_DENSITY_REFERENCE_HU
 from analysis.tiles import resample_hounsfield
 from emphysema.cli import main as cli_main
 from imaging.contract import CLASS_NAMES
 from imaging.dataset import read_dataset
+from study.lungs import segment_lungs
 from study.phantom.command import write_study
 from study.phantom.settings import settings_for_size
 from study.reader import read_study
@@ -43,9 +46,14 @@ def test_rois_are_labelled_from_the_pattern_map_as_regions_are_drawn(studies, tm
     by_path = {sample.path.relative_to(out).as_posix(): sample for sample in samples}
     for study in ("mixed", "panlobular"):
         pattern = np.load(studies[study] / "labels.npz")["pattern"]
-        hounsfield = read_study(studies[study] / "dicom").hounsfield
-        spacing = read_study(studies[study] / "dicom").spacing_mm[1]
+        volume = read_study(studies[study] / "dicom")
+        # Each study is moved to the default density reference before it is cut, as analyze moves it.
+        hounsfield, shift = shift_to_reference(
+            volume.hounsfield, segment_lungs(volume).labels, DEFAULT_DENSITY_REFERENCE_HU
+        )
+        spacing = volume.spacing_mm[1]
         for roi in (row for row in rois if row["study"] == study):
+            assert int(roi["density_shift_hu"]) == shift
             index, top, left, side = (int(roi[key]) for key in ("slice", "top", "left", "side_px"))
             assert side == round(30 / spacing)
             window = pattern[index, max(top, 0) : top + side, max(left, 0) : left + side]
@@ -66,7 +74,22 @@ def test_rois_are_labelled_from_the_pattern_map_as_regions_are_drawn(studies, tm
             # Resampling keeps the ROI's attenuation: the mean HU moves by a few HU at most.
             assert abs(stored.mean() - native.mean()) < 10
     settings = json.loads((out / "roi_dataset_settings.json").read_text(encoding="utf-8"))
-    assert settings["field_of_view_mm"] == 30.0
+    assert (settings["field_of_view_mm"], settings["density_reference_hu"]) == (30.0, -815.0)
+
+
+def test_rois_of_raw_hu_when_asked(studies, tmp_path):
+    out = tmp_path / "rois"
+    arguments = [str(studies["panlobular"]), "--out", str(out), "--roi-mm", "30", "--quiet"]
+    assert main([*arguments, "--density-reference-hu", "none"]) == 0
+    roi = _rows(out / "rois.csv")[0]
+    index, top, left, side = (int(roi[key]) for key in ("slice", "top", "left", "side_px"))
+    native = read_study(studies["panlobular"] / "dicom").hounsfield[
+        index, top : top + side, left : left + side
+    ]
+    stored = np.asarray(Image.open(out / roi["path"]), dtype=np.int32) - 1024
+    assert roi["density_shift_hu"] == "" and np.array_equal(stored, np.rint(resample_hounsfield(native, 64)))
+    settings = json.loads((out / "roi_dataset_settings.json").read_text(encoding="utf-8"))
+    assert settings["density_reference_hu"] is None
 
 
 def test_two_reconstructions_of_one_patient_are_one_patient(tmp_path):
@@ -91,6 +114,9 @@ def test_a_folder_without_pattern_maps_is_refused_and_nothing_written(tmp_path, 
     assert not out.exists()
 
 
-@pytest.mark.parametrize("option", [["--roi-mm", "0"], ["--slice-step", "0"], ["--roi-pixels", "16"]])
+@pytest.mark.parametrize(
+    "option",
+    [["--roi-mm", "0"], ["--slice-step", "0"], ["--roi-pixels", "16"], ["--density-reference-hu", "-100"]],
+)
 def test_impossible_settings_are_usage_errors(studies, tmp_path, option):
     assert cli_main(["roi-dataset", str(studies["mixed"]), "--out", str(tmp_path / "rois"), *option]) == 2

@@ -11,7 +11,7 @@ import pytest
 
 from client.contract import check_model_metadata
 from client.errors import ModelContractError, TritonUnavailableError
-from client.triton import TritonClassifier, TritonSettings, field_of_view_parameter
+from client.triton import TritonClassifier, TritonSettings, number_parameter
 
 
 def _closed_port() -> int:
@@ -119,10 +119,11 @@ def test_a_result_names_the_newest_version_and_the_field_of_view_if_any():
     assert slice_level.describe() == "model tiny, version 10, slice-level (no field of view)"
     assert slice_level.as_record() == {"model": "tiny", "model_version": "10", "field_of_view_mm": None}
     config = {"parameters": {"field_of_view_mm": {"string_value": "350"}}}
-    with_view = check_model_metadata(metadata, 8, "h:1", field_of_view_parameter(config))
+    with_view = check_model_metadata(metadata, 8, "h:1", number_parameter(config, "field_of_view_mm"))
     assert with_view.describe() == "model tiny, version 10, field of view 350 mm"
-    assert field_of_view_parameter({}) is None
-    assert field_of_view_parameter({"parameters": {"field_of_view_mm": {"string_value": "wide"}}}) is None
+    assert number_parameter({}, "field_of_view_mm") is None
+    wide = {"parameters": {"field_of_view_mm": {"string_value": "wide"}}}
+    assert number_parameter(wide, "field_of_view_mm") is None
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""A region model's field of view reaches the served config and model card; slice-level ones carry none.
+"""A region model's field of view and density reference reach the served config and model card.
+
+Slice-level models carry neither.
 
 Each kind gets its own default ``max_batch_size`` (a study sends thousands of small ROIs), saved
 resolved next to the export.
@@ -12,7 +14,7 @@ import shutil
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
-from client.triton import field_of_view_parameter
+from client.triton import number_parameter
 from emphysema import cli
 from export.settings import SLICE_MAX_BATCH_SIZE, ExportSettings
 
@@ -32,14 +34,17 @@ def test_a_region_run_exports_its_field_of_view_for_clients(tiny_run, tmp_path):
     region_run = tmp_path / "region_run"
     shutil.copytree(tiny_run, region_run)
     settings = json.loads((region_run / "settings.json").read_text())
-    (region_run / "settings.json").write_text(json.dumps({**settings, "field_of_view_mm": 32.5}))
+    region = {**settings, "field_of_view_mm": 32.5, "density_reference_hu": -815.0}
+    (region_run / "settings.json").write_text(json.dumps(region))
 
     config = export_tiny(region_run, tmp_path / "repo")
 
     assert config.parameters["field_of_view_mm"].string_value == "32.5"
-    assert field_of_view_parameter(as_served_json(config)) == 32.5  # what the client reads from Triton
+    served = as_served_json(config)  # what the client reads from Triton
+    assert number_parameter(served, "field_of_view_mm") == 32.5
+    assert number_parameter(served, "density_reference_hu") == -815.0
     card = json.loads((tmp_path / "repo" / "tiny" / "1" / "model_card.json").read_text())
-    assert card["field_of_view_mm"] == 32.5
+    assert (card["field_of_view_mm"], card["density_reference_hu"]) == (32.5, -815.0)
     header = (tmp_path / "repo" / "tiny" / "config.pbtxt").read_text().splitlines()[2]
     assert "field of view" in header
     assert config.max_batch_size == ExportSettings().region_max_batch_size == 128
@@ -49,10 +54,10 @@ def test_a_region_run_exports_its_field_of_view_for_clients(tiny_run, tmp_path):
 
 def test_a_slice_level_run_exports_no_field_of_view(tiny_run, tmp_path):
     config = export_tiny(tiny_run, tmp_path / "repo")
-    assert "field_of_view_mm" not in config.parameters
-    assert field_of_view_parameter(as_served_json(config)) is None
+    assert not config.parameters
+    assert number_parameter(as_served_json(config), "field_of_view_mm") is None
     card = json.loads((tmp_path / "repo" / "tiny" / "1" / "model_card.json").read_text())
-    assert card["field_of_view_mm"] is None
+    assert card["field_of_view_mm"] is None and card["density_reference_hu"] is None
     assert config.max_batch_size == SLICE_MAX_BATCH_SIZE == 32
 
 
