@@ -19,6 +19,8 @@ import numpy as np
 
 from analysis.errors import AnalysisError
 from imaging.hounsfield import HU_MAXIMUM, HU_MINIMUM
+from study.lungs import bounding_box
+from study.regions import LUNG_NAMES
 
 PARENCHYMA_HU = (-1000.0, -600.0)
 PERCENTILE = 75.0
@@ -34,13 +36,16 @@ def density_reference_hu(hounsfield: np.ndarray, lungs: np.ndarray) -> float:
 
     Args:
         hounsfield: the study's HU, ``(slices, rows, columns)``.
-        lungs: the lung labels of the same shape (0 outside, one label per lung).
+        lungs: the lung labels of the same shape (``study.regions``: 0 outside, right, left).
 
     Raises:
         AnalysisError: no zone holds enough parenchyma to take a reference from.
     """
     references = []
-    for label in np.unique(lungs[lungs > 0]):
+    # Within the lungs' box: masking the whole volume per lung costs more than the rest.
+    box = bounding_box(lungs > 0) if lungs.any() else (slice(0, 0),) * 3
+    lungs, hounsfield = lungs[box], hounsfield[box]
+    for label in LUNG_NAMES:
         mask = lungs == label
         slices = np.flatnonzero(mask.any(axis=(1, 2)))
         for zone in np.array_split(slices, ZONES_PER_LUNG):
@@ -56,14 +61,15 @@ def density_reference_hu(hounsfield: np.ndarray, lungs: np.ndarray) -> float:
     return max(references)
 
 
-def shift_to_reference(hounsfield: np.ndarray, lungs: np.ndarray, target_hu: float) -> tuple[np.ndarray, int]:
-    """Return the study's HU shifted so its reference is ``target_hu``, and the shift (HU).
+def density_shift_hu(hounsfield: np.ndarray, lungs: np.ndarray, target_hu: float) -> int:
+    """Return the whole HU to add to the study so its reference is ``target_hu``."""
+    return int(round(target_hu - density_reference_hu(hounsfield, lungs)))
 
-    The shifted values stay within the 12-bit CT range, as stored values do; the dtype is kept.
-    """
-    shift = int(round(target_hu - density_reference_hu(hounsfield, lungs)))
+
+def shift_hounsfield(hounsfield: np.ndarray, shift_hu: int) -> np.ndarray:
+    """Return ``hounsfield`` (any shape) plus ``shift_hu``, kept in the 12-bit CT range and its dtype."""
     widened = hounsfield.astype(np.float32 if hounsfield.dtype.kind == "f" else np.int32)
-    return np.clip(widened + shift, HU_MINIMUM, HU_MAXIMUM).astype(hounsfield.dtype), shift
+    return np.clip(widened + shift_hu, HU_MINIMUM, HU_MAXIMUM).astype(hounsfield.dtype)
 
 
 def large_shift_warning(shift_hu: int) -> str | None:

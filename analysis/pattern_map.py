@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from analysis.density_reference import shift_to_reference
+from analysis.density_reference import density_shift_hu, shift_hounsfield
 from analysis.edge_tiles import fill_from_nearest, paint, tile_lung_shares
 from analysis.tiles import AIR_HU, Tile, crop_many, lung_slices, model_inputs, pixels_for, tile_slice
 from client.contract import ModelInfo
@@ -121,7 +121,12 @@ def build_pattern_map(
     started = time.perf_counter()
     shift = None
     if info.density_reference_hu is not None:
-        hounsfield, shift = shift_to_reference(hounsfield, lungs, info.density_reference_hu)
+        shift = density_shift_hu(hounsfield, lungs, info.density_reference_hu)
+
+    def slice_as_learnt(index: int) -> np.ndarray:
+        """One slice's HU as the model learnt them: shifted to its reference, if it has one."""
+        return hounsfield[index] if shift is None else shift_hounsfield(hounsfield[index], shift)
+
     plan = plan_tiles(lungs, spacing_mm, field_of_view_mm, stride_mm, slice_step, minimum_lung_share)
     positions = np.flatnonzero(plan.classified)
     # The grid runs slice by slice from the lowest, so grouping a chunk's tiles by slice keeps
@@ -139,7 +144,9 @@ def build_pattern_map(
             chunk = slice(start, start + group)
             crops = np.concatenate(
                 [
-                    crop_many(hounsfield[index], tops[chunk][mask], lefts[chunk][mask], plan.side, AIR_HU)
+                    crop_many(
+                        slice_as_learnt(index), tops[chunk][mask], lefts[chunk][mask], plan.side, AIR_HU
+                    )
                     for index in np.unique(slice_of[chunk])
                     for mask in [slice_of[chunk] == index]
                 ]

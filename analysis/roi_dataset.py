@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from analysis.density_reference import shift_to_reference
+from analysis.density_reference import density_shift_hu, shift_hounsfield
 from analysis.errors import AnalysisError
 from analysis.label_sources import LABEL_FILES, find_labelled_studies, read_labelled_study
 from analysis.region_rule import pattern_counts, region_label
@@ -138,7 +138,8 @@ def extract_study(
     hounsfield, shift = study.volume.hounsfield, None
     if settings.density_reference_hu is not None:
         lungs = segment_lungs(study.volume).labels
-        hounsfield, shift = shift_to_reference(hounsfield, lungs, settings.density_reference_hu)
+        shift = density_shift_hu(hounsfield, lungs, settings.density_reference_hu)
+        hounsfield = shift_hounsfield(hounsfield, shift)
     spacing, pattern, severity = (
         study.volume.spacing_mm,
         study.pattern,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from imaging.contract import CLASS_NAMES
+from study.lungs import bounding_box
 from study.regions import LUNG_NAMES, zone_ranges
 from study.zones import ZONE_RULE
 
@@ -54,20 +55,11 @@ def predominance(upper: dict, lower: dict, margin_points: float) -> dict:
     }
 
 
-def _lung_box(lung: np.ndarray) -> tuple[slice, ...]:
-    """The smallest box (slices, rows, columns) holding every lung voxel."""
-    box = []
-    for axis in range(3):
-        present = np.flatnonzero(lung.any(axis=tuple(other for other in range(3) if other != axis)))
-        box.append(slice(int(present[0]), int(present[-1]) + 1))
-    return tuple(box)
-
-
 def summarise(pattern_map: np.ndarray, lungs: np.ndarray, margin_points: float) -> dict:
     """Return ``{"regions": {name: shares}, "zones": predominance}`` for a map and its lung labels."""
     # Only the box around the lungs counts: the same shares and thirds from a third of the voxels.
     if lungs.any():
-        box = _lung_box(lungs > 0)
+        box = bounding_box(lungs > 0)
         pattern_map, lungs = pattern_map[box], lungs[box]
     regions = {"WholeLung": pattern_shares(pattern_map[lungs > 0])}
     thirds: dict[str, list[np.ndarray]] = {"Upper": [], "Lower": []}

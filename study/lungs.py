@@ -122,7 +122,7 @@ def _close_and_fill(mask: np.ndarray, size: int, largest_hole: int) -> np.ndarra
     return closed | fill[background]
 
 
-def _bounding_box(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
+def bounding_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, ...]:
     """The smallest box holding ``mask``, widened in-plane by ``margin`` voxels (clipped to the image)."""
     box = []
     for axis in range(3):
@@ -140,7 +140,7 @@ def segment_lungs(volume: Volume, settings: SegmentationSettings = SegmentationS
         raise StudyError("no air inside the body: this does not look like a chest CT")
     size = max(3, int(round(settings.closing_mm / volume.spacing_mm[1])) * 2 + 1)
     # Everything after this works inside the box around the air in the chest: a third of the volume.
-    box = _bounding_box(candidate, size + settings.airway_margin_voxels)
+    box = bounding_box(candidate, size + settings.airway_margin_voxels)
     candidate = candidate[box]
     airway = track_airways(hounsfield[box], candidate, volume.spacing_mm)
     midline = int(round(np.nonzero(airway.any(axis=(0, 1)))[0].mean()))
@@ -154,7 +154,7 @@ def segment_lungs(volume: Volume, settings: SegmentationSettings = SegmentationS
         lung = sides == label
         if not lung.any():
             continue
-        inner = _bounding_box(lung, size)
+        inner = bounding_box(lung, size)
         largest_hole = int(settings.largest_hole_mm2 / (volume.spacing_mm[1] * volume.spacing_mm[2]))
         filled = _close_and_fill(lung[inner], size, largest_hole) & ~airway[inner] & (boxed[inner] == 0)
         boxed[inner][filled] = label

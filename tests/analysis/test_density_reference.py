@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.density_reference import density_reference_hu, large_shift_warning, shift_to_reference
+from analysis.density_reference import (
+    density_reference_hu,
+    density_shift_hu,
+    large_shift_warning,
+    shift_hounsfield,
+)
 from analysis.errors import AnalysisError
 from study.lungs import segment_lungs
 from study.phantom.chest import draw_chest
@@ -34,7 +39,8 @@ def test_the_reference_is_the_brightest_zone_s_upper_quartile():
 
 def test_the_shift_moves_the_reference_to_the_target_and_keeps_the_dtype():
     hounsfield, lungs = two_lungs(upper_hu=-850, lower_hu=-870)
-    shifted, shift = shift_to_reference(hounsfield, lungs, -815.0)
+    shift = density_shift_hu(hounsfield, lungs, -815.0)
+    shifted = shift_hounsfield(hounsfield, shift)
     assert shift == round(-815.0 - density_reference_hu(hounsfield, lungs))
     assert shifted.dtype == np.int16
     assert density_reference_hu(shifted, lungs) == pytest.approx(-815.0, abs=0.5)
@@ -42,12 +48,11 @@ def test_the_shift_moves_the_reference_to_the_target_and_keeps_the_dtype():
 
 
 def test_shifted_values_stay_in_the_ct_range():
-    hounsfield, lungs = two_lungs(upper_hu=-700, lower_hu=-700)
+    hounsfield, _ = two_lungs(upper_hu=-700, lower_hu=-700)
     hounsfield[0, 0, 0], hounsfield[0, 0, 1] = -1024, 3071
-    shifted, shift = shift_to_reference(hounsfield, lungs, -900.0)
-    assert shift < 0 and shifted[0, 0, 0] == -1024
-    shifted, shift = shift_to_reference(hounsfield, lungs, -600.5)
-    assert shift > 0 and shifted[0, 0, 1] == 3071
+    assert shift_hounsfield(hounsfield, -200)[0, 0, 0] == -1024
+    assert shift_hounsfield(hounsfield, 100)[0, 0, 1] == 3071
+    assert shift_hounsfield(hounsfield[0], 100).shape == hounsfield[0].shape  # a slice at a time too
 
 
 def test_lungs_without_parenchyma_are_refused_with_the_reason():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis.density_reference import shift_to_reference
+from analysis.density_reference import density_shift_hu, shift_hounsfield
 from analysis.roi_dataset import main
 from analysis.settings import DEFAULT_DENSITY_REFERENCE_HU
 from analysis.tiles import resample_hounsfield
@@ -48,9 +48,10 @@ def test_rois_are_labelled_from_the_pattern_map_as_regions_are_drawn(studies, tm
         pattern = np.load(studies[study] / "labels.npz")["pattern"]
         volume = read_study(studies[study] / "dicom")
         # Each study is moved to the default density reference before it is cut, as analyze moves it.
-        hounsfield, shift = shift_to_reference(
+        shift = density_shift_hu(
             volume.hounsfield, segment_lungs(volume).labels, DEFAULT_DENSITY_REFERENCE_HU
         )
+        hounsfield = shift_hounsfield(volume.hounsfield, shift)
         spacing = volume.spacing_mm[1]
         for roi in (row for row in rois if row["study"] == study):
             assert int(roi["density_shift_hu"]) == shift
