@@ -72,9 +72,9 @@ def shift_hounsfield(hounsfield: np.ndarray, shift_hu: int) -> np.ndarray:
     return np.clip(widened + shift_hu, HU_MINIMUM, HU_MAXIMUM).astype(hounsfield.dtype)
 
 
-def large_shift_warning(shift_hu: int) -> str | None:
-    """A warning for a shift no patient's lung explains, else None."""
-    if abs(shift_hu) <= LARGE_SHIFT_HU:
+def large_shift_warning(shift_hu: int | None) -> str | None:
+    """A warning for a shift no patient's lung explains, else None (also for no shift)."""
+    if shift_hu is None or abs(shift_hu) <= LARGE_SHIFT_HU:
         return None
     return (
         f"the lung density was shifted by {shift_hu:+d} HU to the model's reference: more than "

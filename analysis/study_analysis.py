@@ -97,6 +97,7 @@ def study_report(
     quantification: dict,
 ) -> dict:
     """Return ``report.json``'s content (without the DICOM block and the timings)."""
+    warnings = (field.warning, large_shift_warning(pattern_map.density_shift_hu))
     return {
         "study": name,
         "disclaimer": DISCLAIMER,
@@ -120,11 +121,7 @@ def study_report(
         },
         "patterns": patterns,
         "quantification": quantification,
-        "warnings": [
-            *quantification["warnings"],
-            *([field.warning] if field.warning else []),
-            *filter(None, [large_shift_warning(pattern_map.density_shift_hu or 0)]),
-        ],
+        "warnings": [*quantification["warnings"], *filter(None, warnings)],
     }
 
 

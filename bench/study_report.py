@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analysis.density_reference import describe_shift
 from bench.results import GoalVerdict
 from bench.study_results import IN_PROCESS, SERVED, Comparison, EndToEnd, StudyBenchResults
 from bench.study_settings import STEPS
@@ -32,7 +33,9 @@ def _header(results: StudyBenchResults) -> list[str]:
         f"{' x '.join(map(str, end_to_end.shape))} voxels (slices, rows, columns), spacing "
         f"{list(end_to_end.spacing_mm)} mm; generated in {study.generate_seconds:.0f} s (not timed).",
         f"- **Model**: `{model['name']}` version {model['versions']}, {model['image_size']} px input, field "
-        f"of view {model['field_of_view_mm']:g} mm (from the {model['field_of_view_source']}).",
+        f"of view {model['field_of_view_mm']:g} mm (from the {model['field_of_view_source']}); "
+        + describe_shift(model.get("density_reference_hu"), tiles.get("density_shift_hu"))
+        + ".",
         f"- **Analysis**: `emphysema analyze`'s defaults ({settings['stride_mm']:g} mm cells, one lung slice "
         f"in {settings['slice_step']}): {tiles['count']} tiles of {tiles['side_px']} px on "
         f"{tiles['analysed_slices']} slices.",

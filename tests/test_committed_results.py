@@ -87,13 +87,14 @@ def test_the_pattern_accuracy_table_is_its_json_rendered_and_sets_the_default_ro
 
 def test_the_default_model_accuracy_is_its_json_rendered_at_analyze_defaults():
     from analysis.accuracy_table import render_table
-    from analysis.settings import DEFAULT_ROI_MM, AnalysisSettings
+    from analysis.settings import DEFAULT_DENSITY_REFERENCE_HU, DEFAULT_ROI_MM, AnalysisSettings
 
     folder = ROOT / "analysis" / "results" / "default_model_accuracy"
     document = json.loads((folder / "accuracy.json").read_text(encoding="utf-8"))
     assert (folder / "accuracy.md").read_text(encoding="utf-8") == render_table(document)
     [model] = document["models"]
     assert model["field_of_view_mm"] == DEFAULT_ROI_MM
+    assert model["density_reference_hu"] == DEFAULT_DENSITY_REFERENCE_HU  # trained as roi-dataset cuts now
     defaults = AnalysisSettings()  # judged at analyze's own grid, not a coarser one
     assert document["settings"]["analysis"]["stride_mm"] == defaults.stride_mm
     assert document["settings"]["analysis"]["slice_step"] == defaults.slice_step

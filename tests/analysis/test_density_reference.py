@@ -63,6 +63,7 @@ def test_lungs_without_parenchyma_are_refused_with_the_reason():
 
 def test_only_a_shift_no_patient_explains_is_warned_about():
     assert large_shift_warning(-40) is None and large_shift_warning(100) is None
+    assert large_shift_warning(None) is None  # a model that takes raw HU
     assert "+150 HU" in large_shift_warning(150)
 
 
