@@ -35,7 +35,7 @@ def read_roi_data_settings(data_root: Path) -> tuple[float | None, float | None]
         millimetres = float(value)
         reference = record.get(DENSITY_REFERENCE_PARAMETER)
         reference = None if reference is None else float(reference)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+    except (OSError, ValueError, TypeError, KeyError) as error:
         raise TrainingError(
             f"{path}: cannot read {FIELD_OF_VIEW_PARAMETER} and {DENSITY_REFERENCE_PARAMETER} "
             f"({type(error).__name__}: {error}); write the data set again with `emphysema roi-dataset`"

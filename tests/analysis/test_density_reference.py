@@ -41,7 +41,6 @@ def test_the_shift_moves_the_reference_to_the_target_and_keeps_the_dtype():
     hounsfield, lungs = two_lungs(upper_hu=-850, lower_hu=-870)
     shift = density_shift_hu(hounsfield, lungs, -815.0)
     shifted = shift_hounsfield(hounsfield, shift)
-    assert shift == round(-815.0 - density_reference_hu(hounsfield, lungs))
     assert shifted.dtype == np.int16
     assert density_reference_hu(shifted, lungs) == pytest.approx(-815.0, abs=0.5)
     assert np.array_equal(shifted[lungs == 0], hounsfield[lungs == 0] + shift)
